@@ -1,0 +1,467 @@
+"""The dispatch MILP in Pyomo: built once over index sets, fed through mutable parameters.
+
+Every time-dependent number (PV, load, prices, CO2 factor, hydrogen demand) and every piece of initial state
+(tank mass, battery energy, electrolyser state and history) is a *mutable* ``Param``. A model is therefore
+built once per horizon length and re-used: the rolling MPC only writes new parameter values and re-solves
+with a persistent HiGHS instance. Constraints are indexed rules over ``S × T`` (PV scenarios × steps); there
+is no Python loop that adds constraints step by step.
+
+Formulation (per scenario ``s``, step ``t`` of length ``dt`` hours)
+-----------------------------------------------------------------
+Electrolyser, three states from two binaries: producing ``on``, standby ``sb``, off ``1 − on − sb``;
+energised ``w = on + sb``.
+
+- Cold start ``cs[t] ≥ w[t] − w[t−1]`` (binary), costs ``startup_cost_eur``; a hot start from standby is free.
+- Start-up delay ``d = startup_h / dt = k + r`` (whole steps ``k``, remainder ``r``): no production in the
+  ``k`` steps from a cold start, and in the step after those only ``1 − r`` of the step produces. The
+  effective producing fraction is ``z = on − λ`` with ``λ = r · cs[t−k] · on[t]`` (linearised).
+- Stack power ``p_st = p_min z + Σ_k δ_k``, ``0 ≤ δ_k ≤ width_k z``; hydrogen ``ṁ = ṁ(p_min) z + Σ_k a_k δ_k``
+  with chords ``a_k`` of the electrolyser model's curve (incremental form; ordering binaries are added only
+  if the curve is not concave).
+- Electrical input ``p_el = p_st + p_bop on + p_standby sb``; compressor ``p_comp = w_comp ṁ``.
+- Minimum up time on production starts, minimum down time on switch-offs (window sums), ramps on ``p_st``
+  (free when starting from or stopping to non-producing states).
+
+Tank ``m[t+1] = m[t] + dt (ṁ − ṁ_fc) − (D[t] − u_h2[t]) − vent[t]`` within its pressure-derived window;
+fuel cell with binary and minimum load, hydrogen use from chords; heat from the fuel cell or a gas boiler;
+battery with a charge/discharge binary; grid import/export with limits; PV may be curtailed.
+
+Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
+``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by
+:func:`h2quarters.opt.explain.explain`.
+
+Objective: expected value over scenarios of ``α (energy cost + start-ups − terminal value) + β (CO2 −
+terminal credit) + penalties`` with (α, β) from the objective setting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from h2quarters.models.constants import LHV_H2_KWH_PER_KG
+from h2quarters.opt.plant import PlantParams
+from h2quarters.opt.settings import OptSettings
+
+ELY_OFF, ELY_STANDBY, ELY_ON = 0, 1, 2
+"""Electrolyser state codes used in schedules (and by the simulator's ``PlantState.ely_state``)."""
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """Plant state at the start of a horizon.
+
+    Attributes
+    ----------
+    m_tank_kg : float
+        Hydrogen in the tank (kg); clipped into the tank window.
+    e_battery_kwh : float
+        Energy in the battery (kWh); ignored without battery.
+    ely_state : int
+        0 off, 1 standby, 2 producing, during the step *before* the horizon.
+    ely_p_stack_kw : float
+        Stack power during that step (kW) — the ramp limit starts from here.
+    ely_steps_in_state : int
+        How many steps the electrolyser has been in ``ely_state`` (for minimum up/down times).
+    ely_startup_steps_left : int
+        Whole steps of a cold start still to wait before production is possible.
+    """
+
+    m_tank_kg: float
+    e_battery_kwh: float = 0.0
+    ely_state: int = ELY_OFF
+    ely_p_stack_kw: float = 0.0
+    ely_steps_in_state: int = 10_000
+    ely_startup_steps_left: int = 0
+
+
+def steps_of(hours: float, dt_h: float) -> int:
+    """Whole steps covering ``hours`` (rounded up, with a small tolerance against float noise)."""
+    return int(math.ceil(hours / dt_h - 1e-9)) if hours > 0 else 0
+
+
+def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSettings,
+                n_scenarios: int = 1) -> pyo.ConcreteModel:
+    """Build the dispatch MILP for ``n_steps`` steps of ``dt_h`` hours and ``n_scenarios`` PV scenarios.
+
+    Parameters
+    ----------
+    plant : PlantParams
+        The plant's numbers (from :meth:`PlantParams.from_scenario` or built by hand).
+    n_steps : int
+        Number of time steps in the horizon.
+    dt_h : float
+        Step length in hours.
+    settings : OptSettings
+        Objective, commitment rules, terminal values, penalties.
+    n_scenarios : int
+        PV scenarios (1 = deterministic). With more, decisions of the first
+        ``settings.stochastic_first_stage_steps`` steps are shared by all scenarios.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        The model with all time series and the initial state as mutable Params (zero until set with
+        :func:`set_inputs` and :func:`set_initial_state`).
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be ≥ 1, got {n_steps}")
+    if not 0.0 < dt_h <= 24.0:
+        raise ValueError(f"dt_h must lie in (0, 24] h, got {dt_h}")
+    ely, tank, fc, bat = plant.electrolyser, plant.tank, plant.fuel_cell, plant.battery
+    m = pyo.ConcreteModel(name="h2q_dispatch")
+    m.plant = plant
+    m.settings = settings
+    m.dt_h = dt_h
+    m.n_steps = n_steps
+    m.n_scenarios = n_scenarios
+
+    m.S = pyo.RangeSet(0, n_scenarios - 1)
+    m.T = pyo.RangeSet(0, n_steps - 1)
+    m.T1 = pyo.RangeSet(0, n_steps)
+    m.K = pyo.RangeSet(0, len(ely.curve.widths) - 1)
+    ST = m.S * m.T
+
+    mut = dict(mutable=True, initialize=0.0, within=pyo.Reals)
+    # --- time series --------------------------------------------------------------------------------
+    m.pv_kw = pyo.Param(m.S, m.T, **mut)
+    m.load_kw = pyo.Param(m.T, **mut)
+    m.heat_kw = pyo.Param(m.T, **mut)
+    m.price_import = pyo.Param(m.T, **mut)
+    m.price_export = pyo.Param(m.T, **mut)
+    m.co2_g_per_kwh = pyo.Param(m.T, **mut)
+    m.h2_demand_kg = pyo.Param(m.T, **mut)
+    m.prob = pyo.Param(m.S, mutable=True, initialize=1.0 / n_scenarios)
+    # --- initial state -------------------------------------------------------------------------------
+    m.m0_kg = pyo.Param(**mut)
+    m.e0_kwh = pyo.Param(**mut)
+    m.on_prev = pyo.Param(**mut)
+    m.w_prev = pyo.Param(**mut)
+    m.p_prev_kw = pyo.Param(**mut)
+    m.must_on = pyo.Param(m.T, **mut)
+    m.must_off = pyo.Param(m.T, **mut)
+    m.no_prod = pyo.Param(m.T, **mut)
+
+    # --- electrolyser ---------------------------------------------------------------------------------
+    widths = ely.curve.widths
+    slopes = ely.curve.slopes
+    y0 = float(ely.curve.y[0])
+    m.on = pyo.Var(ST, domain=pyo.Binary)
+    m.sb = pyo.Var(ST, domain=pyo.Binary)
+    m.cs = pyo.Var(ST, domain=pyo.Binary)
+    m.ys = pyo.Var(ST, bounds=(0, 1))
+    m.yd = pyo.Var(ST, bounds=(0, 1))
+    m.p_st = pyo.Var(ST, bounds=(0, ely.p_rated_kw))
+    m.dl = pyo.Var(m.S, m.T, m.K, bounds=lambda _m, s, t, k: (0, float(widths[k])))
+
+    d_steps = ely.startup_h / dt_h
+    k_full = int(math.floor(d_steps + 1e-9))
+    r_frac = d_steps - k_full if d_steps - k_full > 1e-9 else 0.0
+    if r_frac > 0:
+        m.lam = pyo.Var(ST, bounds=(0, r_frac))
+
+        def _lam_ub1(m, s, t):
+            return m.lam[s, t] <= r_frac * m.cs[s, t - k_full] if t - k_full >= 0 else m.lam[s, t] == 0
+        m.c_lam1 = pyo.Constraint(ST, rule=_lam_ub1)
+        m.c_lam2 = pyo.Constraint(ST, rule=lambda m, s, t: m.lam[s, t] <= r_frac * m.on[s, t])
+        m.c_lam3 = pyo.Constraint(
+            ST, rule=lambda m, s, t: m.lam[s, t] >= r_frac * (m.cs[s, t - k_full] + m.on[s, t] - 1)
+            if t - k_full >= 0 else pyo.Constraint.Skip)
+        m.z = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t] - m.lam[s, t])
+    else:
+        m.z = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t])
+    m.w = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t] + m.sb[s, t])
+
+    m.ely_h2_kg_per_h = pyo.Expression(
+        ST, rule=lambda m, s, t: y0 * m.z[s, t] + sum(float(slopes[k]) * m.dl[s, t, k] for k in m.K))
+    m.ely_p_el_kw = pyo.Expression(
+        ST, rule=lambda m, s, t: m.p_st[s, t] + ely.p_bop_kw * m.on[s, t] + ely.p_standby_kw * m.sb[s, t])
+    m.comp_p_kw = pyo.Expression(ST, rule=lambda m, s, t: tank.w_comp_kwh_per_kg * m.ely_h2_kg_per_h[s, t])
+
+    m.c_state = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] + m.sb[s, t] <= 1)
+    m.c_pst = pyo.Constraint(
+        ST, rule=lambda m, s, t: m.p_st[s, t] == ely.p_min_kw * m.z[s, t] + sum(m.dl[s, t, k] for k in m.K))
+    m.c_seg = pyo.Constraint(m.S, m.T, m.K,
+                             rule=lambda m, s, t, k: m.dl[s, t, k] <= float(widths[k]) * m.z[s, t])
+    if not ely.curve.is_concave() and len(widths) > 1:
+        # Incremental formulation with ordering binaries: segment k+1 only once k is full.
+        m.KO = pyo.RangeSet(0, len(widths) - 2)
+        m.ordr = pyo.Var(m.S, m.T, m.KO, domain=pyo.Binary)
+        m.c_ord1 = pyo.Constraint(m.S, m.T, m.KO, rule=lambda m, s, t, k:
+                                  m.dl[s, t, k] >= float(widths[k]) * m.ordr[s, t, k])
+        m.c_ord2 = pyo.Constraint(m.S, m.T, m.KO, rule=lambda m, s, t, k:
+                                  m.dl[s, t, k + 1] <= float(widths[k + 1]) * m.ordr[s, t, k])
+
+    def _w_prev(m, s, t):
+        return m.w_prev if t == 0 else m.w[s, t - 1]
+
+    def _on_prev(m, s, t):
+        return m.on_prev if t == 0 else m.on[s, t - 1]
+
+    m.c_cold = pyo.Constraint(ST, rule=lambda m, s, t: m.cs[s, t] >= m.w[s, t] - _w_prev(m, s, t))
+    m.c_ys = pyo.Constraint(ST, rule=lambda m, s, t: m.ys[s, t] >= m.on[s, t] - _on_prev(m, s, t))
+    m.c_yd = pyo.Constraint(ST, rule=lambda m, s, t: m.yd[s, t] >= _w_prev(m, s, t) - m.w[s, t])
+    m.c_must_on = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] >= m.must_on[t])
+    m.c_must_off = pyo.Constraint(ST, rule=lambda m, s, t: m.w[s, t] <= 1 - m.must_off[t])
+    m.c_no_prod = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] <= 1 - m.no_prod[t])
+    n_up = steps_of(settings.min_up_h, dt_h)
+    n_down = steps_of(settings.min_down_h, dt_h)
+    if n_up > 1:
+        m.c_min_up = pyo.Constraint(ST, rule=lambda m, s, t: sum(
+            m.ys[s, tau] for tau in range(max(0, t - n_up + 1), t + 1)) <= m.on[s, t])
+    if n_down > 1:
+        m.c_min_down = pyo.Constraint(ST, rule=lambda m, s, t: sum(
+            m.yd[s, tau] for tau in range(max(0, t - n_down + 1), t + 1)) <= 1 - m.w[s, t])
+    if k_full >= 1:
+        m.c_delay = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] <= 1 - sum(
+            m.cs[s, tau] for tau in range(max(0, t - k_full + 1), t + 1)))
+    ramp_kw = ely.ramp_kw_per_h * dt_h
+    if ramp_kw < ely.p_rated_kw:
+        def _p_prev(m, s, t):
+            return m.p_prev_kw if t == 0 else m.p_st[s, t - 1]
+        m.c_ramp_up = pyo.Constraint(ST, rule=lambda m, s, t: m.p_st[s, t] - _p_prev(m, s, t)
+                                     <= ramp_kw + ely.p_rated_kw * (1 - _on_prev(m, s, t)))
+        m.c_ramp_down = pyo.Constraint(ST, rule=lambda m, s, t: _p_prev(m, s, t) - m.p_st[s, t]
+                                       <= ramp_kw + ely.p_rated_kw * (1 - m.on[s, t]))
+    flow_max = tank.m_flow_max_kg_per_h
+    if flow_max is not None:
+        m.c_comp = pyo.Constraint(ST, rule=lambda m, s, t: m.ely_h2_kg_per_h[s, t] <= flow_max)
+
+    # --- fuel cell -----------------------------------------------------------------------------------
+    if fc is not None:
+        fw, fs, fy0 = fc.curve.widths, fc.curve.slopes, float(fc.curve.y[0])
+        m.KF = pyo.RangeSet(0, len(fw) - 1)
+        m.fc_on = pyo.Var(ST, domain=pyo.Binary)
+        m.p_fc = pyo.Var(ST, bounds=(0, fc.p_rated_kw))
+        m.dfc = pyo.Var(m.S, m.T, m.KF, bounds=lambda _m, s, t, k: (0, float(fw[k])))
+        m.c_fc_p = pyo.Constraint(ST, rule=lambda m, s, t:
+                                  m.p_fc[s, t] == fc.p_min_kw * m.fc_on[s, t] + sum(m.dfc[s, t, k] for k in m.KF))
+        m.c_fc_seg = pyo.Constraint(m.S, m.T, m.KF, rule=lambda m, s, t, k:
+                                    m.dfc[s, t, k] <= float(fw[k]) * m.fc_on[s, t])
+        if not fc.curve.is_convex() and len(fw) > 1:
+            m.KFO = pyo.RangeSet(0, len(fw) - 2)
+            m.fordr = pyo.Var(m.S, m.T, m.KFO, domain=pyo.Binary)
+            m.c_ford1 = pyo.Constraint(m.S, m.T, m.KFO, rule=lambda m, s, t, k:
+                                       m.dfc[s, t, k] >= float(fw[k]) * m.fordr[s, t, k])
+            m.c_ford2 = pyo.Constraint(m.S, m.T, m.KFO, rule=lambda m, s, t, k:
+                                       m.dfc[s, t, k + 1] <= float(fw[k + 1]) * m.fordr[s, t, k])
+        m.fc_h2_kg_per_h = pyo.Expression(ST, rule=lambda m, s, t: fy0 * m.fc_on[s, t] + sum(
+            float(fs[k]) * m.dfc[s, t, k] for k in m.KF))
+        m.fc_heat_kw = pyo.Expression(
+            ST, rule=lambda m, s, t: fc.heat_frac_of_h2 * LHV_H2_KWH_PER_KG * m.fc_h2_kg_per_h[s, t])
+    else:
+        m.fc_h2_kg_per_h = pyo.Expression(ST, rule=lambda m, s, t: 0.0)
+        m.fc_heat_kw = pyo.Expression(ST, rule=lambda m, s, t: 0.0)
+
+    # --- tank ------------------------------------------------------------------------------------------
+    m.m_tank = pyo.Var(m.S, m.T1, bounds=(tank.m_min_kg, tank.m_max_kg))
+    m.u_h2 = pyo.Var(ST, domain=pyo.NonNegativeReals)
+    m.vent = pyo.Var(ST, domain=pyo.NonNegativeReals)
+    m.c_tank0 = pyo.Constraint(m.S, rule=lambda m, s: m.m_tank[s, 0] == m.m0_kg)
+    m.c_tank = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t + 1] == m.m_tank[s, t] + dt_h * (
+        m.ely_h2_kg_per_h[s, t] - m.fc_h2_kg_per_h[s, t]) - (m.h2_demand_kg[t] - m.u_h2[s, t]) - m.vent[s, t])
+    m.c_u_h2 = pyo.Constraint(ST, rule=lambda m, s, t: m.u_h2[s, t] <= m.h2_demand_kg[t])
+    if fc is not None and fc.m_reserve_kg > tank.m_min_kg:
+        m.c_reserve = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t] >= tank.m_min_kg + (
+            fc.m_reserve_kg - tank.m_min_kg) * m.fc_on[s, t])
+
+    # --- battery ----------------------------------------------------------------------------------------
+    if bat is not None:
+        m.b_ch = pyo.Var(ST, domain=pyo.Binary)
+        m.p_ch = pyo.Var(ST, bounds=(0, bat.p_charge_kw))
+        m.p_dis = pyo.Var(ST, bounds=(0, bat.p_discharge_kw))
+        m.e_bat = pyo.Var(m.S, m.T1, bounds=(bat.soc_min * bat.e_kwh, bat.soc_max * bat.e_kwh))
+        keep = 1.0 - bat.self_discharge_per_h * dt_h
+        m.c_ch = pyo.Constraint(ST, rule=lambda m, s, t: m.p_ch[s, t] <= bat.p_charge_kw * m.b_ch[s, t])
+        m.c_dis = pyo.Constraint(ST, rule=lambda m, s, t: m.p_dis[s, t] <= bat.p_discharge_kw * (1 - m.b_ch[s, t]))
+        m.c_bat0 = pyo.Constraint(m.S, rule=lambda m, s: m.e_bat[s, 0] == m.e0_kwh)
+        m.c_bat = pyo.Constraint(ST, rule=lambda m, s, t: m.e_bat[s, t + 1] == keep * m.e_bat[s, t] + dt_h * (
+            bat.eta_charge * m.p_ch[s, t] - m.p_dis[s, t] / bat.eta_discharge))
+        p_ch = m.p_ch
+        p_dis = m.p_dis
+    else:
+        p_ch = p_dis = None
+
+    # --- grid, PV, heat, power balance -----------------------------------------------------------------
+    m.p_imp = pyo.Var(ST, bounds=(0, plant.p_import_max_kw))
+    m.p_exp = pyo.Var(ST, bounds=(0, plant.p_export_max_kw))
+    m.p_cur = pyo.Var(ST, domain=pyo.NonNegativeReals)
+    m.u_load = pyo.Var(ST, domain=pyo.NonNegativeReals)
+    m.q_boil = pyo.Var(ST, domain=pyo.NonNegativeReals)
+    m.c_cur = pyo.Constraint(ST, rule=lambda m, s, t: m.p_cur[s, t] <= m.pv_kw[s, t])
+    m.c_u_load = pyo.Constraint(ST, rule=lambda m, s, t: m.u_load[s, t] <= m.load_kw[t])
+    m.c_heat = pyo.Constraint(ST, rule=lambda m, s, t: m.fc_heat_kw[s, t] + m.q_boil[s, t] >= m.heat_kw[t])
+
+    def _balance(m, s, t):
+        supply = m.pv_kw[s, t] - m.p_cur[s, t] + m.p_imp[s, t] + m.u_load[s, t]
+        use = m.load_kw[t] + m.ely_p_el_kw[s, t] + m.comp_p_kw[s, t] + m.p_exp[s, t]
+        if fc is not None:
+            supply = supply + m.p_fc[s, t]
+        if bat is not None:
+            supply = supply + p_dis[s, t]
+            use = use + p_ch[s, t]
+        return supply == use
+    m.c_balance = pyo.Constraint(ST, rule=_balance)
+
+    # --- shared first-stage decisions (two-stage stochastic) ------------------------------------------
+    if n_scenarios > 1:
+        n_first = min(settings.stochastic_first_stage_steps, n_steps)
+        shared = [m.on, m.sb, m.p_st]
+        if fc is not None:
+            shared += [m.fc_on, m.p_fc]
+        if bat is not None:
+            shared += [m.b_ch, m.p_ch, m.p_dis]
+        m.SNA = pyo.Set(initialize=[(s, t) for s in range(1, n_scenarios) for t in range(n_first)], dimen=2)
+        for j, var in enumerate(shared):
+            m.add_component(f"c_na{j}", pyo.Constraint(
+                m.SNA, rule=lambda m, s, t, var=var: var[s, t] == var[0, t]))
+
+    # --- objective parts (per scenario) -------------------------------------------------------------
+    gas_per_heat = 1.0 / settings.boiler_eta
+    m.energy_cost_eur = pyo.Expression(m.S, rule=lambda m, s: dt_h * sum(
+        m.price_import[t] * m.p_imp[s, t] - m.price_export[t] * m.p_exp[s, t]
+        + plant.gas_eur_per_kwh * gas_per_heat * m.q_boil[s, t] for t in m.T))
+    m.startup_cost_eur = pyo.Expression(
+        m.S, rule=lambda m, s: settings.startup_cost_eur * sum(m.cs[s, t] for t in m.T))
+    m.co2_kg = pyo.Expression(m.S, rule=lambda m, s: dt_h * sum(
+        m.co2_g_per_kwh[t] * 1e-3 * m.p_imp[s, t]
+        + plant.co2_gas_g_per_kwh * 1e-3 * gas_per_heat * m.q_boil[s, t] for t in m.T))
+    n = n_steps
+
+    def _d_bat(m, s):
+        return (m.e_bat[s, n] - m.e0_kwh) if bat is not None else 0.0
+    m.terminal_value_eur = pyo.Expression(m.S, rule=lambda m, s: settings.terminal_h2_eur_per_kg * (
+        m.m_tank[s, n] - m.m0_kg) + settings.terminal_battery_eur_per_kwh * _d_bat(m, s))
+    m.terminal_co2_kg = pyo.Expression(m.S, rule=lambda m, s: settings.terminal_h2_co2_kg_per_kg * (
+        m.m_tank[s, n] - m.m0_kg) + settings.terminal_battery_co2_kg_per_kwh * _d_bat(m, s))
+    m.penalty_eur = pyo.Expression(m.S, rule=lambda m, s: sum(
+        settings.penalty_h2_unmet_eur_per_kg * m.u_h2[s, t] + settings.penalty_h2_vent_eur_per_kg * m.vent[s, t]
+        + settings.penalty_load_unmet_eur_per_kwh * dt_h * m.u_load[s, t] for t in m.T))
+    if settings.objective == "cost":
+        a_eur, b_co2 = 1.0, 0.0
+    elif settings.objective == "co2":
+        a_eur, b_co2 = settings.cost_tiebreak_in_co2_mode, 1.0
+    else:
+        a_eur, b_co2 = 1.0, settings.co2_price_eur_per_t * 1e-3
+    m.obj_weights = (a_eur, b_co2)
+
+    def _obj(m):
+        total = 0.0
+        for s in m.S:
+            part = a_eur * (m.energy_cost_eur[s] + m.startup_cost_eur[s] - m.terminal_value_eur[s]) \
+                + m.penalty_eur[s]
+            if b_co2:
+                part = part + b_co2 * (m.co2_kg[s] - m.terminal_co2_kg[s])
+            total = total + m.prob[s] * part
+        return total
+    m.obj = pyo.Objective(rule=_obj, sense=pyo.minimize)
+    return m
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Feeding data
+# ---------------------------------------------------------------------------------------------------------
+REQUIRED_COLUMNS = ("pv_kw", "load_kw", "import_eur_per_kwh", "feed_in_eur_per_kwh", "co2_g_per_kwh",
+                    "h2_demand_kg")
+
+
+def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
+    param.store_values(dict(zip(keys, values.tolist())))
+
+
+def check_inputs(inputs: pd.DataFrame) -> None:
+    """Raise ValueError naming the column if the input table lacks a column or holds NaN."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in inputs.columns]
+    if missing:
+        raise ValueError(f"inputs lack column(s) {missing}; required: {list(REQUIRED_COLUMNS)}")
+    for c in REQUIRED_COLUMNS + (("heat_kw",) if "heat_kw" in inputs.columns else ()):
+        v = inputs[c].to_numpy(float)
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"inputs column '{c}' holds NaN/inf at {inputs.index[~np.isfinite(v)][:3].tolist()}")
+    for c in ("pv_kw", "load_kw", "h2_demand_kg"):
+        if (inputs[c] < 0).any():
+            raise ValueError(f"inputs column '{c}' must be ≥ 0, min is {inputs[c].min()}")
+
+
+def set_inputs(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np.ndarray | None = None,
+               probabilities: np.ndarray | None = None) -> None:
+    """Write an input table (``len(inputs) == m.n_steps``) into the model's mutable Params.
+
+    Parameters
+    ----------
+    m : ConcreteModel
+        From :func:`build_model`.
+    inputs : DataFrame
+        Rows = steps; columns as :func:`h2quarters.sim.inputs.site_inputs` (``heat_kw`` optional).
+    pv_scenarios_kw : ndarray, optional
+        Shape ``(n_scenarios, n_steps)``; default: ``inputs.pv_kw`` for every scenario.
+    probabilities : ndarray, optional
+        Scenario probabilities (sum 1); default equal.
+    """
+    n, ns = m.n_steps, m.n_scenarios
+    if len(inputs) != n:
+        raise ValueError(f"inputs have {len(inputs)} rows, the model has {n} steps")
+    steps = list(range(n))
+    _store(m.load_kw, steps, inputs["load_kw"].to_numpy(float))
+    heat = inputs["heat_kw"].to_numpy(float) if "heat_kw" in inputs.columns else np.zeros(n)
+    _store(m.heat_kw, steps, heat)
+    _store(m.price_import, steps, inputs["import_eur_per_kwh"].to_numpy(float))
+    _store(m.price_export, steps, inputs["feed_in_eur_per_kwh"].to_numpy(float))
+    _store(m.co2_g_per_kwh, steps, inputs["co2_g_per_kwh"].to_numpy(float))
+    _store(m.h2_demand_kg, steps, inputs["h2_demand_kg"].to_numpy(float))
+    if pv_scenarios_kw is None:
+        pv = np.tile(inputs["pv_kw"].to_numpy(float), (ns, 1))
+    else:
+        pv = np.asarray(pv_scenarios_kw, float)
+        if pv.shape != (ns, n):
+            raise ValueError(f"pv_scenarios_kw has shape {pv.shape}, expected {(ns, n)}")
+    _store(m.pv_kw, [(s, t) for s in range(ns) for t in range(n)], np.clip(pv, 0.0, None).ravel())
+    if probabilities is not None:
+        p = np.asarray(probabilities, float)
+        if p.shape != (ns,) or abs(p.sum() - 1.0) > 1e-9 or (p < 0).any():
+            raise ValueError(f"probabilities must be {ns} non-negative numbers summing to 1, got {p.tolist()}")
+        _store(m.prob, list(range(ns)), p)
+
+
+def set_initial_state(m: pyo.ConcreteModel, state: InitialState) -> None:
+    """Write the plant state at the horizon start into the model (tank, battery, electrolyser history)."""
+    plant: PlantParams = m.plant
+    s: OptSettings = m.settings
+    tank = plant.tank
+    m.m0_kg.set_value(float(np.clip(state.m_tank_kg, tank.m_min_kg, tank.m_max_kg)))
+    if plant.battery is not None:
+        b = plant.battery
+        m.e0_kwh.set_value(float(np.clip(state.e_battery_kwh, b.soc_min * b.e_kwh, b.soc_max * b.e_kwh)))
+    if state.ely_state not in (ELY_OFF, ELY_STANDBY, ELY_ON):
+        raise ValueError(f"ely_state must be 0 (off), 1 (standby) or 2 (producing), got {state.ely_state}")
+    on = 1.0 if state.ely_state == ELY_ON else 0.0
+    w = 0.0 if state.ely_state == ELY_OFF else 1.0
+    m.on_prev.set_value(on)
+    m.w_prev.set_value(w)
+    m.p_prev_kw.set_value(float(state.ely_p_stack_kw) if on else 0.0)
+    n = m.n_steps
+    must_on = np.zeros(n)
+    must_off = np.zeros(n)
+    no_prod = np.zeros(n)
+    n_up = steps_of(s.min_up_h, m.dt_h)
+    n_down = steps_of(s.min_down_h, m.dt_h)
+    if on and state.ely_steps_in_state < n_up:
+        must_on[: n_up - state.ely_steps_in_state] = 1.0
+    if not w and state.ely_steps_in_state < n_down:
+        must_off[: n_down - state.ely_steps_in_state] = 1.0
+    if state.ely_startup_steps_left > 0:
+        no_prod[: state.ely_startup_steps_left] = 1.0
+    steps = list(range(n))
+    _store(m.must_on, steps, must_on)
+    _store(m.must_off, steps, must_off)
+    _store(m.no_prod, steps, no_prod)
+
+
+def initial_state_from_plant(plant: PlantParams) -> InitialState:
+    """Initial state from the configuration (tank at its initial pressure, battery at ``soc_init``, off)."""
+    e0 = plant.battery.soc_init * plant.battery.e_kwh if plant.battery is not None else 0.0
+    return InitialState(m_tank_kg=plant.tank.m_init_kg, e_battery_kwh=e0)

@@ -1,0 +1,93 @@
+"""Settings of the dispatch optimiser that are not part of a site's scenario.
+
+The scenario (``h2quarters.config.scenario``) says what the plant *is*; these settings say how the optimiser
+*plans* with it: what it minimises, how much a cold start or an unmet requirement is worth, how long its
+horizons are and how hard HiGHS should try.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class OptSettings(BaseModel):
+    """Optimiser settings (objective, commitment rules, terminal values, horizons, solver).
+
+    Unknown keys are errors so that a typo is reported rather than silently ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- objective -------------------------------------------------------------------------------------
+    objective: Literal["cost", "co2", "weighted"] = Field(
+        "cost",
+        description="What is minimised: operating cost (EUR), grid+gas CO2 (kg), or cost + co2_price × CO2.",
+    )
+    co2_price_eur_per_t: Annotated[float, Field(ge=0.0, le=10_000.0)] = Field(
+        100.0, description="CO2 price used by objective='weighted' (EUR per tonne CO2).")
+    cost_tiebreak_in_co2_mode: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        1e-3, description="Weight of cost (EUR) next to CO2 (kg) in objective='co2', to break ties.")
+
+    # --- electrolyser commitment ------------------------------------------------------------------------
+    startup_cost_eur: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
+        0.5, description="Cost of one cold start (off → standby/producing): wear, purge gas, operator time (EUR).")
+    min_up_h: Annotated[float, Field(ge=0.0, le=168.0)] = Field(
+        0.0, description="Minimum producing time once production starts (h); rounded up to whole steps.")
+    min_down_h: Annotated[float, Field(ge=0.0, le=168.0)] = Field(
+        0.0, description="Minimum time switched off once switched off (h); rounded up to whole steps.")
+
+    # --- values at the end of a horizon ---------------------------------------------------------------
+    terminal_h2_eur_per_kg: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        4.0, description="Value of hydrogen left in the tank at the end of a horizon (EUR/kg); keeps a horizon "
+                         "from emptying the tank. Default ≈ 16 kWh of fuel-cell power at 0.25 EUR/kWh.")
+    terminal_h2_co2_kg_per_kg: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        6.0, description="CO2 credit of hydrogen left in the tank for objective='co2' (kg CO2 per kg H2).")
+    terminal_battery_eur_per_kwh: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.10, description="Value of energy left in the battery at the end of a horizon (EUR/kWh).")
+    terminal_battery_co2_kg_per_kwh: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        0.15, description="CO2 credit of energy left in the battery for objective='co2' (kg/kWh).")
+
+    # --- penalties that make infeasible requests explainable ------------------------------------------
+    penalty_h2_unmet_eur_per_kg: Annotated[float, Field(gt=0.0)] = Field(
+        1000.0, description="Penalty for hydrogen demand that cannot be delivered (EUR/kg).")
+    penalty_load_unmet_eur_per_kwh: Annotated[float, Field(gt=0.0)] = Field(
+        100.0, description="Penalty for electrical load that cannot be served (EUR/kWh).")
+    penalty_h2_vent_eur_per_kg: Annotated[float, Field(gt=0.0)] = Field(
+        200.0, description="Penalty for hydrogen that must be vented because the tank is full (EUR/kg).")
+
+    # --- heat ------------------------------------------------------------------------------------------
+    boiler_eta: Annotated[float, Field(gt=0.3, le=1.1)] = Field(
+        0.92, description="Efficiency of the gas boiler that covers heat the fuel cell does not (heat/gas).")
+
+    # --- horizons --------------------------------------------------------------------------------------
+    mpc_horizon_h: Annotated[float, Field(gt=0.0, le=168.0)] = Field(48.0, description="MPC horizon (h).")
+    mpc_step: Literal["15min", "1h"] = Field("15min", description="MPC time step.")
+    mpc_replan_steps: Annotated[int, Field(ge=1, le=96)] = Field(
+        1, description="Re-plan every this many steps; in between the plan is followed.")
+    annual_window_h: Annotated[int, Field(ge=24, le=8760)] = Field(
+        48, description="Rolling annual planning: window length (h).")
+    annual_commit_h: Annotated[int, Field(ge=1, le=8760)] = Field(
+        24, description="Rolling annual planning: hours committed per window (window − commit = overlap).")
+    stochastic_first_stage_steps: Annotated[int, Field(ge=1, le=96)] = Field(
+        1, description="Two-stage MPC: steps whose decisions are shared by all PV scenarios.")
+    pv_spread_frac: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.35, description="Two-stage MPC: relative P90−P50 (and P50−P10) spread of the PV forecast after "
+                          "24 h; grows linearly from 0 at the first step.")
+
+    # --- solver ----------------------------------------------------------------------------------------
+    mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = Field(1e-4, description="HiGHS relative MIP gap.")
+    time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(300.0, description="HiGHS time limit (s).")
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(1, description="HiGHS threads.")
+    handoff: Literal["matrix", "persistent"] = Field(
+        "matrix", description="How a one-shot model reaches HiGHS: 'matrix' compiles Pyomo's standard form to "
+                             "sparse arrays and passes them to highspy in one call (fast); 'persistent' uses "
+                             "Pyomo's persistent HiGHS interface (used by the MPC).")
+
+    @model_validator(mode="after")
+    def _windows(self) -> "OptSettings":
+        if self.annual_commit_h > self.annual_window_h:
+            raise ValueError(f"annual_commit_h ({self.annual_commit_h}) must not exceed annual_window_h "
+                             f"({self.annual_window_h})")
+        return self

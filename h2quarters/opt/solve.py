@@ -1,0 +1,211 @@
+"""Handing a Pyomo model to HiGHS and getting the solution back.
+
+Two hand-offs:
+
+``matrix``
+    Pyomo's ``LinearStandardFormCompiler`` turns the model into sparse arrays (``A``, bounds, costs) in one
+    pass; these go to ``highspy.Highs.passModel`` in one call and the solution vector comes back into the
+    Pyomo variables in one loop. This is the fast path for one-shot (day-ahead, annual) models.
+``persistent``
+    ``pyomo.contrib.solver.solvers.highs.Highs`` keeps the HiGHS instance alive; after a change of mutable
+    Params only the affected coefficients/bounds are updated (used by the rolling MPC).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from h2quarters.opt.settings import OptSettings
+
+_INF = highspy.kHighsInf
+
+
+@dataclass
+class SolveInfo:
+    """Outcome of one solve.
+
+    Attributes
+    ----------
+    status : str
+        'optimal', 'time_limit_feasible', 'infeasible', 'error', ...
+    objective : float
+        Objective value of the returned solution (model units: EUR or kg CO2).
+    mip_gap : float
+        Relative MIP gap reported by HiGHS (0 for pure LPs).
+    handoff_s, solve_s, load_s : float
+        Wall time to pass the model to HiGHS, to solve, to load values back (s).
+    highs_run_s : float
+        Time HiGHS itself reports for ``run()`` (s).
+    """
+
+    status: str
+    objective: float = math.nan
+    mip_gap: float = math.nan
+    bound: float = math.nan
+    handoff_s: float = 0.0
+    solve_s: float = 0.0
+    load_s: float = 0.0
+    highs_run_s: float = 0.0
+    n_cols: int = 0
+    n_rows: int = 0
+    n_int: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True if a feasible solution was loaded."""
+        return self.status in ("optimal", "time_limit_feasible", "feasible")
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def _highs_options(h: highspy.Highs, settings: OptSettings) -> None:
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
+    h.setOptionValue("time_limit", float(settings.time_limit_s))
+    h.setOptionValue("threads", int(settings.threads))
+
+
+def _status(h: highspy.Highs) -> str:
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == highspy.HighsModelStatus.kOptimal:
+        return "optimal"
+    if ms in (highspy.HighsModelStatus.kInfeasible,):
+        return "infeasible"
+    if ms in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return "unbounded_or_infeasible"
+    if ms == highspy.HighsModelStatus.kTimeLimit:
+        return "time_limit_feasible" if has_sol else "time_limit_no_solution"
+    return ("feasible" if has_sol else "error") + f"({h.modelStatusToString(ms)})"
+
+
+class MatrixModel:
+    """A Pyomo model compiled to arrays and loaded into a (re-usable) highspy instance."""
+
+    def __init__(self, model: pyo.ConcreteModel, settings: OptSettings) -> None:
+        t0 = time.perf_counter()
+        sf = LinearStandardFormCompiler().write(model, mixed_form=True)
+        self.columns = sf.columns
+        ncol = len(sf.columns)
+        a = sf.A.tocsc()
+        sense = np.fromiter((r[1] for r in sf.rows), int, len(sf.rows))
+        rhs = np.asarray(sf.rhs, float)
+        row_lo = np.where(sense == 1, -_INF, rhs)
+        row_up = np.where(sense == -1, _INF, rhs)
+        col_lo = np.fromiter((-_INF if v.lb is None else v.lb for v in sf.columns), float, ncol)
+        col_up = np.fromiter((_INF if v.ub is None else v.ub for v in sf.columns), float, ncol)
+        integ = np.fromiter((1 if v.is_integer() else 0 for v in sf.columns), np.int32, ncol)
+        cost = np.asarray(sf.c.todense(), float).ravel() if sf.c.shape[0] else np.zeros(ncol)
+        self.offset = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
+        lp = highspy.HighsLp()
+        lp.num_col_ = ncol
+        lp.num_row_ = a.shape[0]
+        lp.col_cost_ = cost
+        lp.col_lower_ = col_lo
+        lp.col_upper_ = col_up
+        lp.row_lower_ = row_lo
+        lp.row_upper_ = row_up
+        lp.offset_ = self.offset
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        lp.a_matrix_.num_col_ = ncol
+        lp.a_matrix_.num_row_ = a.shape[0]
+        if integ.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in integ]
+        self.h = highspy.Highs()
+        _highs_options(self.h, settings)
+        self.h.passModel(lp)
+        self.n_rows = a.shape[0]
+        self.n_int = int(integ.sum())
+        self.handoff_s = time.perf_counter() - t0
+
+    def solve(self, model: pyo.ConcreteModel) -> SolveInfo:
+        """Run HiGHS and load the primal solution into the Pyomo variables."""
+        t0 = time.perf_counter()
+        self.h.run()
+        t1 = time.perf_counter()
+        status = _status(self.h)
+        info = self.h.getInfo()
+        out = SolveInfo(status=status, handoff_s=self.handoff_s, solve_s=t1 - t0,
+                        highs_run_s=float(self.h.getRunTime()), n_cols=len(self.columns), n_rows=self.n_rows,
+                        n_int=self.n_int)
+        if out.ok:
+            x = self.h.getSolution().col_value
+            for v, val in zip(self.columns, x):
+                v.set_value(val, skip_validation=True)
+            out.objective = float(info.objective_function_value)
+            out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
+            out.bound = float(info.mip_dual_bound) if self.n_int else out.objective
+        out.load_s = time.perf_counter() - t1
+        return out
+
+
+def solve_once(model: pyo.ConcreteModel, settings: OptSettings) -> SolveInfo:
+    """Solve a model once with the hand-off chosen in ``settings.handoff``."""
+    if settings.handoff == "matrix":
+        mm = MatrixModel(model, settings)
+        return mm.solve(model)
+    ps = PersistentHighs(model, settings)
+    return ps.solve()
+
+
+class PersistentHighs:
+    """Pyomo's persistent HiGHS interface, configured to look only for changed Params between solves."""
+
+    def __init__(self, model: pyo.ConcreteModel, settings: OptSettings) -> None:
+        from pyomo.contrib.solver.solvers.highs import Highs
+
+        self.model = model
+        self.solver = Highs()
+        cfg = self.solver.config
+        cfg.load_solutions = True
+        cfg.raise_exception_on_nonoptimal_result = False
+        cfg.time_limit = settings.time_limit_s
+        cfg.rel_gap = settings.mip_rel_gap
+        cfg.threads = settings.threads
+        au = self.solver.config.auto_updates
+        au.check_for_new_or_removed_constraints = False
+        au.check_for_new_or_removed_vars = False
+        au.check_for_new_or_removed_params = False
+        au.check_for_new_objective = False
+        au.update_constraints = False
+        au.update_vars = False
+        au.update_named_expressions = False
+        au.update_objective = False
+        au.update_parameters = True
+        t0 = time.perf_counter()
+        self.solver.set_instance(model)
+        self.handoff_s = time.perf_counter() - t0
+        self.first = True
+
+    def solve(self) -> SolveInfo:
+        """Update changed Params in HiGHS, solve and load values."""
+        t0 = time.perf_counter()
+        res = self.solver.solve(self.model)
+        t1 = time.perf_counter()
+        h = self.solver._solver_model
+        status = _status(h)
+        info = h.getInfo()
+        out = SolveInfo(status=status, handoff_s=self.handoff_s if self.first else 0.0, solve_s=t1 - t0,
+                        highs_run_s=float(h.getRunTime()), n_cols=h.getNumCol(), n_rows=h.getNumRow())
+        self.first = False
+        if out.ok:
+            out.objective = float(info.objective_function_value)
+            out.mip_gap = float(info.mip_gap) if info.mip_node_count >= 0 else 0.0
+            out.bound = float(info.mip_dual_bound)
+        out.extra["termination"] = str(res.termination_condition)
+        return out

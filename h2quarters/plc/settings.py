@@ -1,0 +1,111 @@
+"""Settings of the virtual PLC and its drivers: network, watchdog, interlock thresholds, security.
+
+Kept apart from the site scenario (``h2quarters.config``): these describe the automation, not the plant. Loadable
+from YAML (:func:`load_plc_settings`); unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Interlocks(_Strict):
+    """Interlock thresholds of the PLC (independent of any controller).
+
+    Gas-detector levels follow the usual two-stage setting of fixed H2 detectors (alarm 1 / alarm 2 in % of the
+    lower explosive limit, LEL of H2 = 4 vol%; cf. EN 60079-29-2 guidance). Pressure and temperature thresholds
+    default to the scenario's limits when left empty.
+    """
+
+    h2_prealarm_lel_pct: Annotated[float, Field(gt=0.0, le=100.0)] = 10.0
+    h2_trip_lel_pct: Annotated[float, Field(gt=0.0, le=100.0)] = 25.0
+    tank_p_high_bar: Annotated[float, Field(gt=0.0)] | None = None
+    tank_p_low_bar: Annotated[float, Field(ge=0.0)] | None = None
+    stack_t_high_c: Annotated[float, Field(gt=0.0, le=150.0)] | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> "Interlocks":
+        if self.h2_prealarm_lel_pct >= self.h2_trip_lel_pct:
+            raise ValueError(
+                f"h2_prealarm_lel_pct ({self.h2_prealarm_lel_pct}) must be below h2_trip_lel_pct "
+                f"({self.h2_trip_lel_pct})"
+            )
+        return self
+
+
+class Room(_Strict):
+    """Electrolyser room for the H2 dispersion model of the gas detector (well-mixed zone)."""
+
+    volume_m3: Annotated[float, Field(gt=0.0, le=1e5)] = 60.0
+    ach_min_per_h: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
+    ach_max_per_h: Annotated[float, Field(gt=0.0, le=100.0)] = 12.0
+    ventilation_default_pct: Annotated[float, Field(ge=0.0, le=100.0)] = 20.0
+
+
+class Security(_Strict):
+    """OPC UA security profile.
+
+    ``production``: only Basic256Sha256 Sign&Encrypt with user name/password (users from ``users_file``);
+    certificates are created in ``cert_dir`` on first start. ``development``: no security, anonymous, allowed
+    only when the server binds to a loopback address.
+    """
+
+    mode: Literal["production", "development"] = "production"
+    cert_dir: Path = Path("~/.local/share/h2quarters/plc-pki")
+    users_file: Path | None = None
+    application_uri: str = "urn:h2quarters:virtual-plc"
+
+
+class PlcSettings(_Strict):
+    """Virtual PLC settings."""
+
+    bind_host: str = "127.0.0.1"
+    modbus_port: Port = 5020
+    opcua_port: Port = 4840
+    speed: Annotated[float, Field(gt=0.0, le=100_000.0)] = 1.0
+    tick_s: Annotated[float, Field(gt=0.0, le=10.0)] = 0.1
+    watchdog_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5000
+    start: str | None = None
+    seed: int = 0
+    interlocks: Interlocks = Interlocks()
+    room: Room = Room()
+    security: Security = Security()
+
+    @model_validator(mode="after")
+    def _dev_only_on_loopback(self) -> "PlcSettings":
+        if self.security.mode == "development" and not is_loopback(self.bind_host):
+            raise ValueError(
+                f"security.mode 'development' (no OPC UA security) is allowed only on loopback; "
+                f"bind_host = {self.bind_host!r} is not a loopback address"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_plc_settings(path: Path | None) -> PlcSettings:
+    """Load settings from a YAML file (``None`` → defaults)."""
+    if path is None:
+        return PlcSettings()
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    return PlcSettings.model_validate(data)

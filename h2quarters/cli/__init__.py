@@ -15,6 +15,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """h2quarters: simulate, optimise and control a PV-hydrogen lab and its quarter."""
+
+
 # --- sub-command registration (one line per area) ---
 from h2quarters.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`)
 # --- end of registration ---

@@ -19,7 +19,11 @@ from h2quarters.kpi.economics import (
     vdi2067_capital_annuity_eur_per_a,
     vdi2067_operating_annuity_eur_per_a,
 )
-from h2quarters.kpi.emissions import CO2_NATURAL_GAS_G_PER_KWH, co2_avoided_gas_kg, co2_avoided_grid_kg
+from h2quarters.kpi.emissions import (
+    CO2_NATURAL_GAS_G_PER_KWH,
+    co2_avoided_gas_kg,
+    co2_avoided_grid_kg,
+)
 from h2quarters.kpi.energy import (
     capacity_factor,
     energy_kwh,
@@ -52,6 +56,7 @@ from h2quarters.kpi.operation import (
     count_starts,
     hours_per_state,
 )
+from h2quarters.kpi.renewable_share import renewable_matched_share
 from h2quarters.kpi.traffic_light import (
     KASSEL_BANDS,
     TrafficLight,
@@ -95,6 +100,7 @@ __all__ = [
     "price_dynamic_cash_value_factor",
     "pv_self_consumed_kwh",
     "pv_yield_kwh",
+    "renewable_matched_share",
     "sec_stack_kwh_per_kg",
     "sec_system_kwh_per_kg",
     "self_consumption_rate",

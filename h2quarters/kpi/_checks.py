@@ -7,17 +7,18 @@ its offending value and the allowed range, instead of producing a silently wrong
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-Number = Union[float, int]
-SeriesLike = Union[pd.Series, NDArray[np.floating], list[float], tuple[float, ...]]
-"""A per-step series: pandas Series (preferred, tz-aware index), numpy array or sequence."""
+Number = float | int
+"""A scalar quantity."""
 
 FloatArray = NDArray[np.float64]
+
+NEG_ROUNDOFF: float = 1e-9
+"""Negative values down to -1e-9 (in the argument's unit) are round-off and read as 0."""
 
 
 def series_values(x: ArrayLike, name: str, *, nonnegative: bool = True) -> FloatArray:
@@ -30,7 +31,8 @@ def series_values(x: ArrayLike, name: str, *, nonnegative: bool = True) -> Float
     name : str
         Argument name used in error messages.
     nonnegative : bool, default True
-        Reject negative entries (power magnitudes, masses, currents).
+        Reject negative entries (power magnitudes, masses, currents); entries in [-1e-9, 0) are
+        round-off and returned as 0.
 
     Raises
     ------
@@ -53,9 +55,12 @@ def series_values(x: ArrayLike, name: str, *, nonnegative: bool = True) -> Float
         )
     if nonnegative and arr.size and arr.min() < 0.0:
         i = int(np.argmin(arr))
-        raise ValueError(
-            f"{name} must be >= 0, got {arr[i]!r} at position {_where(x, i)} (allowed range [0, inf))"
-        )
+        if arr[i] < -NEG_ROUNDOFF:
+            raise ValueError(
+                f"{name} must be >= 0, got {arr[i]!r} at position {_where(x, i)} (allowed range [0, inf))"
+            )
+        # round-off from a solver or an energy balance (e.g. -1e-15 kW) is zero, not bad data
+        arr = np.maximum(arr, 0.0)
     return arr
 
 
@@ -163,6 +168,8 @@ def ratio_like(num: ArrayLike | Number, den: ArrayLike | Number) -> float | Floa
 
     Entries with ``den == 0`` are NaN (undefined KPI), never an exception or ``inf``.
     """
+    if isinstance(num, pd.Series) and isinstance(den, pd.Series) and not num.index.equals(den.index):
+        raise ValueError("numerator and denominator Series have different indexes; align them first")
     index = next((v.index for v in (num, den) if isinstance(v, pd.Series)), None)
     n = np.asarray(num.to_numpy() if isinstance(num, pd.Series) else num, dtype=np.float64)
     d = np.asarray(den.to_numpy() if isinstance(den, pd.Series) else den, dtype=np.float64)
@@ -171,7 +178,7 @@ def ratio_like(num: ArrayLike | Number, den: ArrayLike | Number) -> float | Floa
     np.divide(n, d, out=out, where=d != 0.0)
     if out.ndim == 0:
         return float(out)
-    if index is not None and len(index) == out.shape[0]:
+    if index is not None and out.ndim == 1 and len(index) == len(out):
         return pd.Series(out, index=index)
     return out
 

@@ -15,15 +15,23 @@ whose service life differs from the observation period, price-dynamic cash value
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from h2quarters.config.scenario import ComponentCost, Costs
-from h2quarters.kpi._checks import Number, ratio, same_length, scalar, series_values, step_hours_values
+from h2quarters.kpi._checks import (
+    Number,
+    ratio,
+    same_length,
+    scalar,
+    series_values,
+    step_hours_values,
+)
 
 __all__ = [
     "capital_recovery_factor",

@@ -12,7 +12,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from h2quarters.kpi._checks import Number, same_length, scalar, series_values, step_hours_values
+from h2quarters.kpi._checks import (
+    Number,
+    same_length,
+    scalar,
+    series_values,
+    step_hours_values,
+)
 from h2quarters.models.constants import HHV_H2_KWH_PER_KG, LHV_H2_KWH_PER_KG
 
 __all__ = ["CO2_NATURAL_GAS_G_PER_KWH", "co2_avoided_grid_kg", "co2_avoided_gas_kg"]

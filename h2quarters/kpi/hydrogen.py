@@ -11,7 +11,7 @@ References: ``shared/reference/kpis.md``; heating values LHV 33.33 kWh/kg and HH
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

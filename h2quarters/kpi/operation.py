@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from h2quarters.kpi._checks import FloatArray, Number, ratio, series_values, step_hours_values, total_hours
+from h2quarters.kpi._checks import (
+    FloatArray,
+    Number,
+    ratio,
+    series_values,
+    step_hours_values,
+    total_hours,
+)
 
 __all__ = [
     "STATE_OFF",

@@ -122,7 +122,9 @@ def traffic_light(
         try:
             red, yellow = bands
         except (TypeError, ValueError):
-            raise ValueError(f"bands must be TrafficLightBands or (red_max_pct, yellow_max_pct), got {bands!r}") from None
+            raise ValueError(
+                f"bands must be TrafficLightBands or (red_max_pct, yellow_max_pct), got {bands!r}"
+            ) from None
         bands = TrafficLightBands(red, yellow)
     p = percent_of_target(value, target, higher_is_better)
     if math.isnan(p):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from h2quarters.kpi import CO2_NATURAL_GAS_G_PER_KWH, co2_avoided_gas_kg, co2_avoided_grid_kg
+from h2quarters.kpi import (
+    CO2_NATURAL_GAS_G_PER_KWH,
+    co2_avoided_gas_kg,
+    co2_avoided_grid_kg,
+)
 
 
 def test_grid_constant_factor() -> None:

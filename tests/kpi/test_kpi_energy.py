@@ -136,3 +136,10 @@ def test_error_names_timestamp_of_bad_value() -> None:
     s = pd.Series([1.0, -2.0], index=idx(2, "1h"))
     with pytest.raises(ValueError, match="2025-06-21 11:00"):
         energy_kwh(s, 1.0)
+
+
+def test_roundoff_negatives_are_zero_but_real_negatives_fail() -> None:
+    assert energy_kwh([1.0, -1e-15], 1.0) == pytest.approx(1.0)
+    assert pv_self_consumed_kwh([2.0, 0.0], [-1e-12, 0.0], 1.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="p_kw must be >= 0"):
+        energy_kwh([1.0, -1e-6], 1.0)

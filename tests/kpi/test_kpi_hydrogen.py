@@ -40,6 +40,13 @@ def test_sec_scalar_and_per_period() -> None:
     assert sec.iloc[2] == pytest.approx(55.0)
 
 
+def test_sec_per_period_rejects_misaligned_series() -> None:
+    a = pd.Series([1.0, 2.0], index=pd.date_range("2025-01", periods=2, freq="MS", tz="Europe/Berlin"))
+    b = pd.Series([1.0, 2.0], index=pd.date_range("2025-02", periods=2, freq="MS", tz="Europe/Berlin"))
+    with pytest.raises(ValueError, match="different indexes"):
+        specific_energy_kwh_per_kg(a, b)
+
+
 def test_sec_stack_and_system() -> None:
     # 1 h steps; stack 2 kW, ely input 2.3 kW (BoP 0.3), compressor 0.2 kW; 0.04 kg/h while producing
     stack = [2.0, 2.0, 0.0]
@@ -79,7 +86,8 @@ def test_faraday_published_value_per_ampere_hour() -> None:
 
 
 def test_faraday_efficiency_recovers_known_value() -> None:
-    i = pd.Series(np.full(60, 40.0), index=pd.date_range("2025-03-01 08:00", periods=60, freq="1min", tz="Europe/Berlin"))
+    idx = pd.date_range("2025-03-01 08:00", periods=60, freq="1min", tz="Europe/Berlin")
+    i = pd.Series(np.full(60, 40.0), index=idx)
     n_cells = 24
     ideal = n_cells * 40.0 * 3600.0 / (2 * F_C_PER_MOL) * M_H2_KG_PER_MOL
     assert faraday_efficiency(0.97 * ideal, i, n_cells, 1 / 60) == pytest.approx(0.97, rel=1e-12)

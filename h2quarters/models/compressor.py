@@ -198,7 +198,8 @@ class CompressorModel:
         """Electrical power in kW to compress ``m_kg_per_h`` into ``p_out_bar`` (not limited to p_max_kw)."""
         m = np.asarray(m_kg_per_h, dtype=float)
         _check_range("m_kg_per_h", m, 0.0, np.inf)
-        return like_input(m_kg_per_h if np.ndim(m_kg_per_h) else p_out_bar, m * np.asarray(self.work_kwh_per_kg(p_out_bar)))
+        template = m_kg_per_h if np.ndim(m_kg_per_h) else p_out_bar
+        return like_input(template, m * np.asarray(self.work_kwh_per_kg(p_out_bar)))
 
     def max_flow_kg_per_h(self, p_out_bar: npt.ArrayLike) -> Any:
         """Largest mass flow in kg/h the motor limit ``p_max_kw`` allows; ``inf`` where no work is needed."""

@@ -57,8 +57,6 @@ class FuelCellModel:
         self.cfg = cfg
         self.p_rated_kw = float(cfg.p_rated_kw)
         self.p_min_kw = float(cfg.min_load_frac * cfg.p_rated_kw)
-        if self.p_min_kw <= 0.0:
-            raise ValueError(f"fuel_cell.min_load_frac = {cfg.min_load_frac!r} outside the allowed range (0, 1]")
         self.heat_frac_of_h2 = float(cfg.heat_frac_of_h2)
         frac = np.asarray(cfg.load_frac_points, dtype=float)
         eta = np.asarray(cfg.eta_el_points, dtype=float)
@@ -169,11 +167,11 @@ def pem_reversible_voltage_v(t_c: npt.ArrayLike, p_h2_bar: npt.ArrayLike = 1.0, 
     (Amphlett et al. 1995, J. Electrochem. Soc. 142:1–8; standard potential 1.229 V at 25 °C).
     """
     t_k = np.asarray(t_c, dtype=float) + T_ZERO_K
-    e = (
-        1.229
-        - 0.85e-3 * (t_k - 298.15)
-        + R_J_PER_MOL_K * t_k / (2.0 * F_C_PER_MOL) * np.log(np.asarray(p_h2_bar, dtype=float) * np.sqrt(np.asarray(p_o2_bar, dtype=float)))
-    )
+    p_h2 = np.asarray(p_h2_bar, dtype=float)
+    p_o2 = np.asarray(p_o2_bar, dtype=float)
+    _check_range("p_h2_bar", p_h2, 1e-6, 1000.0)
+    _check_range("p_o2_bar", p_o2, 1e-6, 1000.0)
+    e = 1.229 - 0.85e-3 * (t_k - 298.15) + R_J_PER_MOL_K * t_k / (2.0 * F_C_PER_MOL) * np.log(p_h2 * np.sqrt(p_o2))
     return like_input(t_c, e)
 
 

@@ -162,3 +162,14 @@ def test_tank_out_of_range_errors_name_field() -> None:
         tank.pressure_from_mass_bar(-0.1)
     with pytest.raises(ValueError, match="p_bar"):
         tank.mass_from_pressure_kg(400.0)  # beyond 1.25 × p_max
+
+
+def test_scalar_fast_path_matches_vector_path() -> None:
+    tank = _tank()
+    p = np.random.default_rng(5).uniform(0.0, 375.0, 500)
+    m_vec = tank.mass_from_pressure_kg(p)
+    m_scalar = np.array([tank.mass_from_pressure_kg(float(x)) for x in p])
+    assert np.array_equal(m_vec, m_scalar)
+    p_scalar = np.array([tank.pressure_from_mass_bar(float(x)) for x in m_vec])
+    assert np.max(np.abs(p_scalar - tank.pressure_from_mass_bar(m_vec))) < 1e-12
+    assert isinstance(tank.pressure_from_mass_bar(5.0), float)

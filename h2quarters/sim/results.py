@@ -90,11 +90,17 @@ def site_kpis(result: SimulationResult) -> dict:
         "tank_end_kg": float(ts.tank_m_kg.iloc[-1]),
         "sec_stack_kwh_per_kg": kpi.sec_stack_kwh_per_kg(ts.ely_stack_kw, ts.h2_produced_kg, dt),
         "sec_system_kwh_per_kg": kpi.sec_system_kwh_per_kg(ts.ely_kw, ts.h2_produced_kg, dt, ts.compressor_kw),
-        "efficiency_lhv_system": kpi.efficiency_lhv(h2_kg, e_ely + e_comp) if h2_kg > 0 else None,
-        "efficiency_hhv_system": kpi.efficiency_hhv(h2_kg, e_ely + e_comp) if h2_kg > 0 else None,
+        "efficiency_lhv_system": kpi.efficiency_lhv(h2_kg, e_ely + e_comp),
+        "efficiency_hhv_system": kpi.efficiency_hhv(h2_kg, e_ely + e_comp),
         "ely_full_load_hours_h": kpi.full_load_hours(ts.ely_stack_kw, rated, dt),
         "ely_capacity_factor": kpi.capacity_factor(ts.ely_stack_kw, rated, dt),
         "ely_starts": kpi.count_starts(ts.ely_state),
+        "ely_faraday_efficiency": kpi.faraday_efficiency(
+            h2_kg, ts.ely_i_a, scn.electrolyser.n_cells * scn.electrolyser.n_stacks, dt),
+        "h2_renewable_share_hourly": kpi.renewable_matched_share(
+            ts.ely_kw + ts.compressor_kw, (ts.pv_kw - ts.load_kw).clip(lower=0.0), dt, period="hour"),
+        "h2_renewable_share_monthly": kpi.renewable_matched_share(
+            ts.ely_kw + ts.compressor_kw, (ts.pv_kw - ts.load_kw).clip(lower=0.0), dt, period="month"),
         "ely_hours_per_state_h": states,
         "ely_op_hours_h": result.facts.get("ely_op_hours_h"),
         "fc_energy_kwh": kpi.energy_kwh(ts.fc_kw, dt),
@@ -105,7 +111,7 @@ def site_kpis(result: SimulationResult) -> dict:
         "grid_cost_eur": float(((ts.grid_import_kw * ts.import_eur_per_kwh
                                  - ts.grid_export_kw * ts.feed_in_eur_per_kwh) * dt).sum()),
         "lcoh_eur_per_kg": lcoh.lcoh_eur_per_kg,
-        "lcoh_breakdown_eur_per_a": lcoh.as_dict() if hasattr(lcoh, "as_dict") else None,
+        "lcoh_breakdown_eur_per_a": lcoh.as_dict(),
         "balance_max_rel_electric": float((res.electric_kw.abs() / res.electric_scale_kw).max()),
         "balance_max_rel_h2": float((res.h2_kg.abs() / res.h2_scale_kg).max()),
     }

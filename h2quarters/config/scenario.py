@@ -90,7 +90,7 @@ class UllebergParams(Strict):
     s1_v: float = 0.1586
     s2_v_per_c: float = 1.378e-3
     s3_v_per_c2: float = -1.606e-5
-    t1_m2_per_a: float = 1.559e-2
+    t1_m2_per_a: float = 1.599e-2  # the reference note has 1.559e-2, a typo (Ulleberg 2003 and its implementations: 1.599e-2)
     t2_m2_c_per_a: float = -1.302
     t3_m2_c2_per_a: float = 421.3
     f1_ma2_per_cm4: PositiveFloat = 250.0

@@ -19,7 +19,9 @@ Hydrogen leaves the cathode at ``cfg.p_out_bar``; PEM and AEM units are differen
 from __future__ import annotations
 
 import enum
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,15 +29,16 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 
 from h2quarters.config.scenario import Electrolyser
-from h2quarters.models.constants import F_C_PER_MOL, M_H2_KG_PER_MOL, U_TN_V
+from h2quarters.models.constants import M_H2_KG_PER_MOL, U_TN_V
 from h2quarters.models.electrolyser_cell import (
     FloatArray,
     h2_mol_per_s,
     pem_cell_dvdi_ohm,
     pem_cell_voltage_v,
+    pem_overvoltage_v,
     reversible_voltage_v,
-    ulleberg_cell_dvdi_ohm,
     ulleberg_cell_voltage_v,
+    ulleberg_coefficients,
     ulleberg_faraday_efficiency,
 )
 
@@ -143,7 +146,6 @@ class ElectrolyserModel:
         self.cfg: Electrolyser = cfg
         self.n_cells_total: int = int(cfg.n_stacks * cfg.n_cells)
         self._p_o2_bar: float = cfg.p_out_bar if cfg.technology == "alkaline" else P_AMBIENT_BAR
-        self._i_rated_a: float | None = None
 
     # ------------------------------------------------------------------ steady-state relations
     def _t(self, t_c: ArrayLike | None) -> FloatArray:
@@ -165,13 +167,6 @@ class ElectrolyserModel:
             u = ulleberg_cell_voltage_v(i_a, t, area, self.cfg.ulleberg, self.cfg.p_out_bar, self._p_o2_bar)
         return np.asarray(u + np.asarray(u_deg_v, dtype=np.float64), dtype=np.float64)
 
-    def _cell_dvdi_ohm(self, i_a: FloatArray, t_c: FloatArray) -> FloatArray:
-        if self.cfg.technology == "PEM":
-            assert self.cfg.pem is not None
-            return pem_cell_dvdi_ohm(i_a, t_c, self.cfg.cell_area_m2, self.cfg.pem)
-        assert self.cfg.ulleberg is not None
-        return ulleberg_cell_dvdi_ohm(i_a, t_c, self.cfg.cell_area_m2, self.cfg.ulleberg)
-
     def faraday_efficiency(self, i_a: ArrayLike, t_c: ArrayLike | None = None) -> FloatArray:
         """Faraday efficiency (dimensionless) at stack current ``i_a`` in A.
 
@@ -187,7 +182,7 @@ class ElectrolyserModel:
             return np.where(i > 0.0, eta, 0.0)
         assert self.cfg.ulleberg is not None
         eta = ulleberg_faraday_efficiency(i, self.cfg.cell_area_m2, self.cfg.ulleberg)
-        return np.asarray(np.broadcast_to(eta, np.broadcast_shapes(i.shape, self._t(t_c).shape)), dtype=np.float64)
+        return np.array(np.broadcast_to(eta, np.broadcast_shapes(i.shape, self._t(t_c).shape)), dtype=np.float64)
 
     def stack_power_kw(self, i_a: ArrayLike, t_c: ArrayLike | None = None, u_deg_v: ArrayLike = 0.0) -> FloatArray:
         """DC power of all stacks in kW: ``N_cells_total * I * U / 1000``."""
@@ -222,24 +217,56 @@ class ElectrolyserModel:
         p = np.asarray(p_kw, dtype=np.float64)
         if np.any(np.isnan(p)):
             raise ValueError("p_kw contains NaN")
-        t = self._t(t_c)
-        u_deg = np.asarray(u_deg_v, dtype=np.float64)
-        p_w, t, u_deg = np.broadcast_arrays(np.maximum(p, 0.0) * 1000.0, t, u_deg)
-        p_w = p_w.astype(np.float64)
+        p_w, t, u_deg = np.broadcast_arrays(
+            np.maximum(p, 0.0) * 1000.0, self._t(t_c), np.asarray(u_deg_v, dtype=np.float64)
+        )
         n = float(self.n_cells_total)
-        u0 = self.cell_voltage_v(np.zeros_like(p_w), t, u_deg)
+        u0 = self.cell_voltage_v(np.zeros_like(p_w), t, u_deg)  # validates t; = U_rev + u_deg
         if np.any(u0 <= 0.0):
             raise ValueError("open-circuit cell voltage plus u_deg_v must be > 0 to invert power")
         i = p_w / (n * u0)
+        pem = self.cfg.pem if self.cfg.technology == "PEM" else None
+        if pem is not None and pem.concentration:
+            # the concentration term bounds the current below i_lim; start Newton just below it
+            i_cap = pem.i_lim_a_per_cm2 * self.cfg.cell_area_m2 * 1e4 * (1.0 - 1e-12)
+            i = np.minimum(i, i_cap)
+            short = n * i * (u0 + self._overvoltage_v(i, t)) < p_w
+            if np.any(short):
+                raise ValueError(
+                    f"p_kw = {float(p_w[short].ravel()[0]) / 1000.0!r} exceeds what the stacks draw below "
+                    f"pem.i_lim_a_per_cm2 = {pem.i_lim_a_per_cm2}"
+                )
+        over_and_slope = self._overvoltage_and_slope(t)
         for _ in range(_NEWTON_MAX_ITER):
-            u = self.cell_voltage_v(i, t, u_deg)
-            g = n * i * u - p_w
-            dg = n * (u + i * self._cell_dvdi_ohm(i, t))
-            step = np.where(i > 0.0, g / dg, 0.0)
+            eta, slope = over_and_slope(i)
+            u = u0 + eta
+            step = (n * i * u - p_w) / (n * (u + i * slope))
             i = np.maximum(i - step, 0.0)
             if np.all(np.abs(step) <= _NEWTON_RTOL * np.maximum(i, 1e-300)):
                 break
         return np.asarray(i, dtype=np.float64)
+
+    def _overvoltage_v(self, i_a: FloatArray, t_c: FloatArray) -> FloatArray:
+        """Current-dependent part of the cell voltage (no input checks)."""
+        return self._overvoltage_and_slope(t_c)(i_a)[0]
+
+    def _overvoltage_and_slope(self, t_c: FloatArray) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
+        """``i -> (U(i) - U(0), dU/dI)`` per cell at fixed temperature, coefficients precomputed (Newton loop)."""
+        area = self.cfg.cell_area_m2
+        if self.cfg.technology == "PEM":
+            pem = self.cfg.pem
+            assert pem is not None
+            return lambda i: (pem_overvoltage_v(i, t_c, area, pem), pem_cell_dvdi_ohm(i, t_c, area, pem))
+        assert self.cfg.ulleberg is not None
+        r, s, k = ulleberg_coefficients(t_c, self.cfg.ulleberg)
+        r_a, k_a = r / area, k / area
+        c = s * k_a / math.log(10.0)
+
+        def fn(i: FloatArray) -> tuple[FloatArray, FloatArray]:
+            x = k_a * i + 1.0
+            return r_a * i + s * np.log10(x), r_a + c / x
+
+        return fn
 
     def h2_kg_per_h(self, i_a: ArrayLike, t_c: ArrayLike | None = None) -> FloatArray:
         """Hydrogen production of the whole plant in kg/h at stack current ``i_a`` (Faraday's law)."""
@@ -271,16 +298,16 @@ class ElectrolyserModel:
     @property
     def i_rated_a(self) -> float:
         """Stack current at rated power and ``t_op_c`` in A."""
-        if self._i_rated_a is None:
-            self._i_rated_a = float(self.current_from_power_a(self.p_rated_kw))
-        return self._i_rated_a
+        return float(self.current_from_power_a(self.p_rated_kw))
 
     @property
     def m_rated_kg_per_h(self) -> float:
         """Hydrogen production at rated power and ``t_op_c`` in kg/h."""
         return float(self.h2_kg_per_h(self.i_rated_a))
 
-    def sec_kwh_per_kg(self, p_stack_kw: ArrayLike, t_c: ArrayLike | None = None, u_deg_v: ArrayLike = 0.0) -> FloatArray:
+    def sec_kwh_per_kg(
+        self, p_stack_kw: ArrayLike, t_c: ArrayLike | None = None, u_deg_v: ArrayLike = 0.0
+    ) -> FloatArray:
         """Specific energy consumption of the stacks in kWh/kg (DC stack power over hydrogen flow)."""
         p = np.asarray(p_stack_kw, dtype=np.float64)
         return np.asarray(p / self.h2_from_power_kg_per_h(p, t_c, u_deg_v), dtype=np.float64)
@@ -312,10 +339,8 @@ class ElectrolyserModel:
             raise ValueError(f"n_segments = {n_seg} outside the allowed range [1, 200]")
         t = float(self.cfg.t_op_c if t_c is None else t_c)
         p_lo, p_hi = self.p_min_kw, self.p_rated_kw
-        if not p_hi > p_lo > 0.0:
-            raise ValueError(
-                f"piecewise curve needs 0 < p_min_kw ({p_lo}) < p_rated_kw ({p_hi}); set min_load_frac in (0, 1)"
-            )
+        if not p_hi > p_lo >= 0.0:
+            raise ValueError(f"piecewise curve needs 0 <= p_min_kw ({p_lo}) < p_rated_kw ({p_hi}); min_load_frac < 1")
         p_grid = np.linspace(p_lo, p_hi, _DENSE_GRID_POINTS)
         m_grid = self.h2_from_power_kg_per_h(p_grid, t)
         d2 = np.diff(m_grid, 2)
@@ -345,7 +370,7 @@ class ElectrolyserModel:
             return None
 
         equal_idx = list(np.round(np.linspace(0, _DENSE_GRID_POINTS - 1, n_seg + 1)).astype(int))
-        e_equal = max(seg_err(a, b) for a, b in zip(equal_idx[:-1], equal_idx[1:]))
+        e_equal = max(seg_err(a, b) for a, b in itertools.pairwise(equal_idx))
         best_idx = equal_idx
         e_lo, e_hi = 0.0, e_equal
         for _ in range(60):
@@ -382,7 +407,8 @@ class ElectrolyserModel:
         """Maximum absolute and relative deviation of the chords from the physical curve."""
         pwl_grid = np.interp(p_grid, p_bp, m_bp)
         abs_max = float(np.max(np.abs(m_grid - pwl_grid)))
-        rel_max = float(np.max(np.abs(m_grid - pwl_grid) / m_grid))
+        pos = m_grid > 0.0  # relative error is undefined at p = 0 (min_load_frac = 0)
+        rel_max = float(np.max(np.abs(m_grid - pwl_grid)[pos] / m_grid[pos]))
         step = p_grid[1] - p_grid[0]
         for pa, pb, ma, mb in zip(p_bp[:-1], p_bp[1:], m_bp[:-1], m_bp[1:]):
             slope = (mb - ma) / (pb - pa)
@@ -390,13 +416,14 @@ class ElectrolyserModel:
             def err(p: float, rel: bool, pa: float = pa, ma: float = ma, slope: float = slope) -> float:
                 m = float(self.h2_from_power_kg_per_h(p, t_c))
                 e = abs(m - (ma + slope * (p - pa)))
-                return -(e / m if rel else e)
+                return -((e / m if m > 0.0 else 0.0) if rel else e)
 
             inside = (p_grid >= pa) & (p_grid <= pb)
             for rel in (False, True):
                 vals = np.abs(m_grid[inside] - pwl_grid[inside])
                 if rel:
-                    vals = vals / m_grid[inside]
+                    m_in = m_grid[inside]
+                    vals = np.divide(vals, m_in, out=np.zeros_like(vals), where=m_in > 0.0)
                 p_star = float(p_grid[inside][int(np.argmax(vals))])
                 lo, hi = max(pa, p_star - step), min(pb, p_star + step)
                 if hi <= lo:
@@ -497,7 +524,7 @@ class ElectrolyserModel:
         return float(t0), float(e_cool_kj / dt_s)
 
     # ------------------------------------------------------------------ degradation
-    def degradation_v(self, op_hours_h: float, n_starts: int | float) -> float:
+    def degradation_v(self, op_hours_h: float, n_starts: float) -> float:
         """Cell-voltage increase in V: ``(uv_per_h * h + uv_per_start * starts) * 1e-6``."""
         if op_hours_h < 0 or n_starts < 0:
             raise ValueError(f"op_hours_h ({op_hours_h}) and n_starts ({n_starts}) must be >= 0")
@@ -511,7 +538,10 @@ class ElectrolyserStep:
 
     Power and current fields are means over the step (so ``p * dt_s / 3600`` is the step's energy in
     kWh); ``u_cell_v`` and ``eta_f`` are the values while producing (0 if nothing was produced);
-    ``state`` and ``t_c`` are taken at the end of the step.
+    ``state`` and ``t_c`` are taken at the end of the step. Extra fields: ``dt_s`` step length,
+    ``t_producing_s`` producing time within the step, ``p_setpoint_kw`` stack power while producing
+    (ramp state), ``u_deg_v`` degradation voltage used, ``t_eval_c`` temperature at which the
+    electrochemistry was evaluated (NaN if nothing was produced).
     """
 
     state: ElectrolyserState
@@ -529,6 +559,7 @@ class ElectrolyserStep:
     t_producing_s: float = 0.0
     p_setpoint_kw: float = 0.0
     u_deg_v: float = 0.0
+    t_eval_c: float = float("nan")
 
 
 class ElectrolyserPlant:
@@ -622,7 +653,7 @@ class ElectrolyserPlant:
         t_start_s = t_standby_s = t_prod_s = 0.0
         S = ElectrolyserState
 
-        if p_request_kw >= p_min:
+        if p_request_kw >= p_min * (1.0 - 1e-9):  # tolerate round-off in requests computed as p_min
             if self.state in (S.OFF, S.STANDBY):
                 self._set_state(S.STARTING)
                 self.n_starts += 1
@@ -656,14 +687,14 @@ class ElectrolyserPlant:
         # Electrochemistry at the mean step temperature (one fixed-point pass).
         t0 = self.t_c
         i_prod = u_cell = eta_f = m_h2 = 0.0
+        t_eval = float("nan")
         p_prod = self.p_stack_kw if t_prod_s > 0.0 else 0.0
         t_idle_s = dt_s - t_prod_s
         if t_prod_s > 0.0:
             t_eval = min(max(t0, T_VOLTAGE_MIN_C), T_VOLTAGE_MAX_C)
-            for _ in range(2):
-                i_prod = float(model.current_from_power_a(p_prod, t_eval, u_deg))
-                t_end, _ = self._thermal(t0, t_idle_s, 0.0, 0.0, t_prod_s, p_prod, i_prod)
-                t_eval = min(max(0.5 * (t0 + t_end), T_VOLTAGE_MIN_C), T_VOLTAGE_MAX_C)
+            i_prod = float(model.current_from_power_a(p_prod, t_eval, u_deg))
+            t_end, _ = self._thermal(t0, t_idle_s, 0.0, 0.0, t_prod_s, p_prod, i_prod)
+            t_eval = min(max(0.5 * (t0 + t_end), T_VOLTAGE_MIN_C), T_VOLTAGE_MAX_C)
             i_prod = float(model.current_from_power_a(p_prod, t_eval, u_deg))
             u_cell = float(model.cell_voltage_v(i_prod, t_eval, u_deg))
             eta_f = float(model.faraday_efficiency(i_prod, t_eval))
@@ -692,6 +723,7 @@ class ElectrolyserPlant:
             t_producing_s=t_prod_s,
             p_setpoint_kw=self.p_stack_kw,
             u_deg_v=u_deg,
+            t_eval_c=t_eval,
         )
 
     def _thermal(
@@ -705,7 +737,3 @@ class ElectrolyserPlant:
                 e_cool += q * dt
         total = dt_idle_s + dt_prod_s
         return t, (e_cool / total if total > 0.0 else 0.0)
-
-
-# Faraday's law for one cell, 1 A for 1 h, in kg (for documentation and tests): 3600 / (2F) * M_H2.
-KG_H2_PER_AH: float = 3600.0 / (2.0 * F_C_PER_MOL) * M_H2_KG_PER_MOL

@@ -39,6 +39,11 @@ def _as_float_array(x: ArrayLike) -> FloatArray:
 
 def _check_range(name: str, x: FloatArray, lo: float, hi: float) -> None:
     """Raise a ValueError naming ``name`` if any element of ``x`` lies outside [lo, hi] (or is NaN)."""
+    if x.ndim == 0:
+        v = float(x)
+        if lo <= v <= hi:
+            return
+        raise ValueError(f"{name} = {v!r} outside the allowed range [{lo}, {hi}]")
     bad = ~((x >= lo) & (x <= hi))
     if np.any(bad):
         raise ValueError(f"{name} = {x[bad].ravel()[0]!r} outside the allowed range [{lo}, {hi}]")
@@ -82,7 +87,7 @@ def reversible_voltage_v(t_c: ArrayLike, p_bar: ArrayLike = 1.0, p_o2_bar: Array
     return np.asarray(u_rev + nernst, dtype=np.float64)
 
 
-def _ulleberg_terms(t: FloatArray, params: UllebergParams) -> tuple[FloatArray, FloatArray, FloatArray]:
+def ulleberg_coefficients(t: FloatArray, params: UllebergParams) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Ohmic coefficient r (Ω m²), Tafel slope s (V) and activation coefficient k (m²/A) at t (°C)."""
     r = params.r1_ohm_m2 + params.r2_ohm_m2_per_c * t
     s = params.s1_v + params.s2_v_per_c * t + params.s3_v_per_c2 * t**2
@@ -101,8 +106,8 @@ def ulleberg_cell_voltage_v(
     """Cell voltage of the empirical Ulleberg (2003) model.
 
     ``U = U_rev(T, p) + (r1 + r2 T) / A * I + s(T) * log10((t1 + t2/T + t3/T^2) / A * I + 1)``
-    with ``s(T) = s1 + s2 T + s3 T^2``, T in °C (Ulleberg 2003, eq. 8; temperature-dependent s as in the
-    parameter set tabulated by Migoni et al. 2016, Int. J. Hydrogen Energy 41:13927). ``U_rev`` is
+    with ``s(T) = s1 + s2 T + s3 T^2``, T in °C (Ulleberg 2003; temperature-dependent s as in the
+    parameter set tabulated by Migoni et al. 2016, Int. J. Hydrogen Energy, doi:10.1016/j.ijhydene.2016.06.019). ``U_rev`` is
     :func:`reversible_voltage_v`.
 
     Parameters
@@ -129,15 +134,20 @@ def ulleberg_cell_voltage_v(
     _check_range("t_c", t, T_ULLEBERG_MIN_C, T_CELL_MAX_C)
     if not area_m2 > 0.0:
         raise ValueError(f"area_m2 = {area_m2!r} must be > 0")
-    r, s, k = _ulleberg_terms(t, params)
-    j = i / area_m2  # A/m²
-    return np.asarray(reversible_voltage_v(t, p_bar, p_o2_bar) + r * j + s * np.log10(k * j + 1.0), dtype=np.float64)
+    return np.asarray(reversible_voltage_v(t, p_bar, p_o2_bar) + ulleberg_overvoltage_v(i, t, area_m2, params))
+
+
+def ulleberg_overvoltage_v(i_a: FloatArray, t_c: FloatArray, area_m2: float, params: UllebergParams) -> FloatArray:
+    """Ohmic plus activation part of :func:`ulleberg_cell_voltage_v` in V (no input checks; fast path)."""
+    r, s, k = ulleberg_coefficients(t_c, params)
+    j = i_a / area_m2  # A/m²
+    return np.asarray(r * j + s * np.log10(k * j + 1.0), dtype=np.float64)
 
 
 def ulleberg_cell_dvdi_ohm(i_a: ArrayLike, t_c: ArrayLike, area_m2: float, params: UllebergParams) -> FloatArray:
     """Derivative dU/dI of :func:`ulleberg_cell_voltage_v` in Ω (per cell), for Newton inversions."""
     i = _as_float_array(i_a)
-    r, s, k = _ulleberg_terms(_as_float_array(t_c), params)
+    r, s, k = ulleberg_coefficients(_as_float_array(t_c), params)
     j = i / area_m2
     return np.asarray((r + s * k / (np.log(10.0) * (k * j + 1.0))) / area_m2, dtype=np.float64)
 
@@ -199,20 +209,25 @@ def pem_cell_voltage_v(
     _check_range("t_c", t, 0.0, T_CELL_MAX_C)
     if not area_m2 > 0.0:
         raise ValueError(f"area_m2 = {area_m2!r} must be > 0")
-    j = i / (area_m2 * 1e4)  # A/cm²
-    rt_f = R_J_PER_MOL_K * (t + T_ZERO_K) / F_C_PER_MOL
+    if params.concentration and np.any(i / (area_m2 * 1e4) >= params.i_lim_a_per_cm2):
+        raise ValueError(
+            f"current density {float(np.max(i)) / (area_m2 * 1e4):.4g} A/cm² must stay below "
+            f"pem.i_lim_a_per_cm2 = {params.i_lim_a_per_cm2}"
+        )
+    return np.asarray(reversible_voltage_v(t, p_bar, p_o2_bar) + pem_overvoltage_v(i, t, area_m2, params))
+
+
+def pem_overvoltage_v(i_a: FloatArray, t_c: FloatArray, area_m2: float, params: PEMParams) -> FloatArray:
+    """Activation, ohmic and (optional) concentration part of :func:`pem_cell_voltage_v` in V (no checks)."""
+    j = i_a / (area_m2 * 1e4)  # A/cm²
+    rt_f = R_J_PER_MOL_K * (t_c + T_ZERO_K) / F_C_PER_MOL
     u = (
-        reversible_voltage_v(t, p_bar, p_o2_bar)
-        + rt_f / params.alpha_a * np.arcsinh(j / (2.0 * params.i0_a_a_per_cm2))
+        rt_f / params.alpha_a * np.arcsinh(j / (2.0 * params.i0_a_a_per_cm2))
         + rt_f / params.alpha_c * np.arcsinh(j / (2.0 * params.i0_c_a_per_cm2))
-        + j * _nafion_resistance_ohm_cm2(t, params)
+        + j * _nafion_resistance_ohm_cm2(t_c, params)
     )
     if params.concentration:
         j_lim = params.i_lim_a_per_cm2
-        if np.any(j >= j_lim):
-            raise ValueError(
-                f"current density {float(np.max(j)):.4g} A/cm² must stay below pem.i_lim_a_per_cm2 = {j_lim}"
-            )
         u = u + 0.5 * rt_f * np.log(j_lim / (j_lim - j))
     return np.asarray(u, dtype=np.float64)
 
@@ -237,7 +252,7 @@ def pem_cell_dvdi_ohm(i_a: ArrayLike, t_c: ArrayLike, area_m2: float, params: PE
 def ulleberg_faraday_efficiency(i_a: ArrayLike, area_m2: float, params: UllebergParams) -> FloatArray:
     """Faraday efficiency of the Ulleberg (2003) model.
 
-    ``eta_F = j^2 / (f1 + j^2) * f2`` with the current density ``j`` in mA/cm² (Ulleberg 2003, eq. 9;
+    ``eta_F = j^2 / (f1 + j^2) * f2`` with the current density ``j`` in mA/cm² (Ulleberg 2003;
     f1 = 250 (mA/cm²)², f2 = 0.96 at 80 °C). Zero at zero current, tends to f2 at high current.
 
     Parameters
@@ -262,7 +277,7 @@ def ulleberg_faraday_efficiency(i_a: ArrayLike, area_m2: float, params: Ulleberg
     return np.asarray(j_ma_cm2**2 / (params.f1_ma2_per_cm4 + j_ma_cm2**2) * params.f2, dtype=np.float64)
 
 
-def h2_mol_per_s(i_a: ArrayLike, n_cells_total: int | float, eta_f: ArrayLike) -> FloatArray:
+def h2_mol_per_s(i_a: ArrayLike, n_cells_total: float, eta_f: ArrayLike) -> FloatArray:
     """Hydrogen production by Faraday's law: ``n_H2 = eta_F * N_cells * I / (2 F)``.
 
     Parameters

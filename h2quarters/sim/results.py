@@ -115,7 +115,30 @@ def site_kpis(result: SimulationResult) -> dict:
         "balance_max_rel_electric": float((res.electric_kw.abs() / res.electric_scale_kw).max()),
         "balance_max_rel_h2": float((res.h2_kg.abs() / res.h2_scale_kg).max()),
     }
+    out["explanations"] = _explain(out, scn)
     return _json_safe(out)
+
+
+def _explain(k: dict, scn) -> dict[str, str]:
+    """Plain-language reading of the headline figures, with the published values they compare to."""
+    notes: dict[str, str] = {}
+    if k.get("pv_specific_yield_kwh_per_kwp") is not None:
+        notes["pv_specific_yield"] = (
+            f"{k['pv_specific_yield_kwh_per_kwp']:.0f} kWh/kWp AC from {k['pv_kwp']:g} kWp on "
+            f"{scn.weather.source} weather; published for Kassel (TRY07, 30° south, 14 % losses): ≈910 kWh/kWp. "
+            "Tilt, azimuth, losses and the inverter sizing of each array shift it.")
+    m = k.get("h2_produced_kg") or 0.0
+    if m > 0:
+        stack = k["ely_stack_energy_kwh"] / m
+        aux = (k["ely_energy_kwh"] - k["ely_stack_energy_kwh"]) / m
+        comp = k["compressor_energy_kwh"] / m
+        notes["sec"] = (
+            f"system {k['sec_system_kwh_per_kg']:.1f} kWh/kg = stack {stack:.1f} (DC, electrochemistry at the "
+            f"operating temperature) + {aux:.1f} balance of plant, standby and start-ups + {comp:.1f} compression "
+            f"to up to {scn.storage.p_max_bar:g} bar. Published: PEM/AEM stacks ≈47–62 kWh/kg "
+            "(4.2–5.6 kWh/Nm³), systems ≈50–60 kWh/kg plus 1.5–6 kWh/kg for compression; Enapter EL 2.1 "
+            "datasheet ≈53 kWh/kg.")
+    return notes
 
 
 def _json_safe(value):

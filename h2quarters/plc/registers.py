@@ -14,6 +14,7 @@ import math
 import struct
 from functools import cached_property
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,8 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "bool": (0, 1), "uint16": (0, 0xFFFF), "enum16": (0, 0xFFFF), "int16": (-0x8000, 0x7FFF),
     "uint32": (0, 0xFFFFFFFF), "int32": (-0x80000000, 0x7FFFFFFF),
 }
+
+_SCALABLE = {"uint16", "int16", "uint32", "int32"}
 
 MAX_REGS_PER_READ = 125
 """Modbus limit of registers in one read request (FC 03/04)."""
@@ -72,6 +75,7 @@ class Signal(BaseModel):
     address: int = Field(ge=0, le=65535)
     dtype: DType
     count: int = Field(default=1, ge=1, le=64)
+    scale: float = Field(default=1.0, gt=0.0)
     unit: str = ""
     access: Literal["r", "rw"]
     min: float | str | None = None
@@ -83,12 +87,19 @@ class Signal(BaseModel):
     description: str
 
     @model_validator(mode="after")
-    def _check(self) -> "Signal":
+    def _check(self) -> Signal:
         if self.access == "rw" and self.table != "holding":
             raise ValueError(f"signal {self.name}: only holding registers can be written (table={self.table})")
         if self.dtype != "list16" and self.count != 1:
             raise ValueError(f"signal {self.name}: count applies to list16 only")
+        if self.scale != 1.0 and self.dtype not in _SCALABLE:
+            raise ValueError(f"signal {self.name}: scale applies to {sorted(_SCALABLE)} only, not {self.dtype}")
         return self
+
+    @property
+    def scaled(self) -> bool:
+        """True for integer registers with a scale factor (engineering value = raw × scale, a float)."""
+        return self.scale != 1.0
 
     @property
     def n_regs(self) -> int:
@@ -115,14 +126,14 @@ class Signal(BaseModel):
 
         Raises
         ------
-        ValueError
+        TypeError
             If a ``$`` reference was not resolved first.
         """
         lo_t, hi_t = _INT_LIMITS.get(self.dtype, (-math.inf, math.inf))
         lo = self.min if self.min is not None else lo_t
         hi = self.max if self.max is not None else hi_t
         if isinstance(lo, str) or isinstance(hi, str):
-            raise ValueError(f"signal {self.name}: unresolved scenario reference in min/max ({lo!r}, {hi!r})")
+            raise TypeError(f"signal {self.name}: unresolved scenario reference in min/max ({lo!r}, {hi!r})")
         return float(lo), float(hi)
 
     # ------------------------------------------------------------------ checks
@@ -152,13 +163,17 @@ class Signal(BaseModel):
             raise WriteRefused(self.name, value, "NaN/inf is not a setpoint")
         lo, hi = self.limits()
         if self.dtype != "float32":
-            if x != int(x):
-                raise WriteRefused(self.name, value, f"{self.dtype} takes whole numbers")
+            raw = x / self.scale
+            if abs(raw - round(raw)) > 1e-9 * max(1.0, abs(raw)):
+                what = "whole numbers" if not self.scaled else f"multiples of {self.scale:g} {self.unit}".rstrip()
+                raise WriteRefused(self.name, value, f"{self.dtype} takes {what}")
             if self.enum is not None and int(x) not in self.enum:
                 raise WriteRefused(self.name, value, f"allowed values are {sorted(self.enum)}")
         if not lo <= x <= hi:
             raise WriteRefused(self.name, value, f"allowed range is [{lo:g}, {hi:g}] {self.unit}".rstrip())
-        return x if self.dtype == "float32" else int(x)
+        if self.dtype == "float32" or self.scaled:
+            return x
+        return int(x)
 
     def in_range(self, value: Any) -> bool:
         """True when a read value is plausible: inside ``[min, max]`` (NaN only where ``nan_ok``)."""
@@ -186,7 +201,7 @@ class Signal(BaseModel):
             items = [int(v) & 0xFFFF for v in list(value)][: self.count - 1]
             return [len(items), *items] + [0] * (self.count - 1 - len(items))
         lo, hi = _INT_LIMITS[self.dtype]
-        x = float(value)
+        x = float(value) / self.scale
         iv = 0 if math.isnan(x) else int(min(max(round(x), lo), hi))
         if self.dtype in ("uint32", "int32"):
             fmt = ">I" if self.dtype == "uint32" else ">i"
@@ -209,12 +224,14 @@ class Signal(BaseModel):
         if self.dtype == "bool":
             return bool(regs[0])
         if self.dtype == "int16":
-            return struct.unpack(">h", struct.pack(">H", regs[0]))[0]
-        if self.dtype == "uint32":
-            return struct.unpack(">I", struct.pack(">HH", *regs))[0]
-        if self.dtype == "int32":
-            return struct.unpack(">i", struct.pack(">HH", *regs))[0]
-        return int(regs[0])
+            raw = struct.unpack(">h", struct.pack(">H", regs[0]))[0]
+        elif self.dtype == "uint32":
+            raw = struct.unpack(">I", struct.pack(">HH", *regs))[0]
+        elif self.dtype == "int32":
+            raw = struct.unpack(">i", struct.pack(">HH", *regs))[0]
+        else:
+            raw = int(regs[0])
+        return raw * self.scale if self.scaled else raw
 
     @property
     def node_id(self) -> str:
@@ -244,7 +261,7 @@ class RegisterMap(BaseModel):
     signals: list[Signal]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RegisterMap":
+    def _consistent(self) -> RegisterMap:
         names: set[str] = set()
         nodes: set[str] = set()
         for s in self.signals:
@@ -259,7 +276,7 @@ class RegisterMap(BaseModel):
         for dev in self.devices:
             for table in ("holding", "input"):
                 sigs = sorted(self.table_signals(dev, table), key=lambda x: x.address)
-                for a, b in zip(sigs, sigs[1:]):
+                for a, b in pairwise(sigs):
                     if b.address < a.end:
                         raise ValueError(f"{dev} {table}: {b.name}@{b.address} overlaps {a.name}@{a.address}")
         return self
@@ -297,7 +314,7 @@ class RegisterMap(BaseModel):
                     out.append(_block(dev, table, cur))
         return out
 
-    def resolve(self, scenario: Any | None) -> "RegisterMap":
+    def resolve(self, scenario: Any | None) -> RegisterMap:
         """Return a copy with ``$path`` limits replaced by numbers from the scenario.
 
         A reference to a component the scenario does not have (e.g. no battery) resolves to 0, so that the

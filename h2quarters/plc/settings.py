@@ -35,7 +35,7 @@ class Interlocks(_Strict):
     stack_t_high_c: Annotated[float, Field(gt=0.0, le=150.0)] | None = None
 
     @model_validator(mode="after")
-    def _order(self) -> "Interlocks":
+    def _order(self) -> Interlocks:
         if self.h2_prealarm_lel_pct >= self.h2_trip_lel_pct:
             raise ValueError(
                 f"h2_prealarm_lel_pct ({self.h2_prealarm_lel_pct}) must be below h2_trip_lel_pct "
@@ -83,7 +83,7 @@ class PlcSettings(_Strict):
     security: Security = Security()
 
     @model_validator(mode="after")
-    def _dev_only_on_loopback(self) -> "PlcSettings":
+    def _dev_only_on_loopback(self) -> PlcSettings:
         if self.security.mode == "development" and not is_loopback(self.bind_host):
             raise ValueError(
                 f"security.mode 'development' (no OPC UA security) is allowed only on loopback; "

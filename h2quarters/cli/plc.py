@@ -1,0 +1,194 @@
+"""``h2q plc``: run the virtual PLC, inject faults, manage OPC UA users, generate the register-map page."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from h2quarters.cli import app
+
+if TYPE_CHECKING:
+    from h2quarters.plc.settings import PlcSettings
+
+plc_app = typer.Typer(help="Virtual PLC (Modbus TCP + OPC UA) and plant drivers.", invoke_without_command=True,
+                      no_args_is_help=False)
+fault_app = typer.Typer(help="Fault injection (teachers, robustness tests).", no_args_is_help=True)
+plc_app.add_typer(fault_app, name="fault")
+app.add_typer(plc_app, name="plc")
+
+
+@plc_app.callback()
+def run(
+    ctx: typer.Context,
+    speed: Annotated[float | None, typer.Option(help="Plant seconds per wall-clock second (1 = real time).")] = None,
+    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = Path("scenarios/oskar-von-miller"),
+    modbus_port: Annotated[int | None, typer.Option(help="Modbus TCP port (default 5020; 0 = any free port).")] = None,
+    opcua_port: Annotated[int | None, typer.Option(help="OPC UA port (default 4840; 0 = any free port).")] = None,
+    config: Annotated[Path | None, typer.Option(help="PLC settings YAML (h2quarters.plc.settings.PlcSettings).")] = None,
+    bind: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    dev: Annotated[bool, typer.Option("--dev", help="Development mode: OPC UA without security (loopback only).")] = False,
+    users_file: Annotated[Path | None, typer.Option(help="OPC UA users file (production mode).")] = None,
+    start: Annotated[str | None, typer.Option(help="Plant start time, e.g. 2025-06-21T08:00 (default: now).")] = None,
+) -> None:
+    """Run the virtual PLC (when no sub-command is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pydantic import ValidationError
+
+    from h2quarters.config import load_scenario
+    from h2quarters.plc.virtual_plc import VirtualPlc
+
+    try:
+        settings = _settings(config, speed, modbus_port, opcua_port, bind, start, dev, users_file)
+        sc = load_scenario(scenario)
+    except (ValidationError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        plc = VirtualPlc(sc, settings)
+        await plc.start()
+        typer.echo(f"virtual PLC '{sc.name}' speed {settings.speed:g}x: Modbus tcp://{settings.bind_host}:"
+                   f"{plc.modbus_port} (units: electrolyser 1, plant 2), OPC UA {plc.opcua_endpoint} "
+                   f"[{settings.security.mode}]", err=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await plc.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _settings(config: Path | None, speed: float | None, modbus_port: int | None,
+              opcua_port: int | None, bind: str | None, start: str | None, dev: bool,
+              users_file: Path | None) -> PlcSettings:
+    """Settings file (or defaults) with command-line overrides, validated as a whole."""
+    from h2quarters.plc.settings import PlcSettings, load_plc_settings
+
+    settings = load_plc_settings(config)
+    upd: dict[str, object] = {}
+    for key, val in (("speed", speed), ("modbus_port", modbus_port), ("opcua_port", opcua_port),
+                     ("bind_host", bind), ("start", start)):
+        if val is not None:
+            upd[key] = val
+    sec = settings.security.model_copy(update={k: v for k, v in (("mode", "development" if dev else None),
+                                                                  ("users_file", users_file)) if v is not None})
+    return PlcSettings.model_validate({**settings.model_dump(), **upd, "security": sec.model_dump()})
+
+
+@plc_app.command("docs")
+def docs(out: Annotated[Path, typer.Option(help="Output file.")] = Path("docs/register-map.md")) -> None:
+    """Generate the register-map page from register_map.yaml."""
+    from h2quarters.plc.docs import write_docs
+
+    typer.echo(str(write_docs(out)))
+
+
+@plc_app.command("add-user")
+def add_user_cmd(name: str, users_file: Annotated[Path, typer.Option(help="Users file to create/extend.")],
+                 role: Annotated[str, typer.Option(help="admin or operator")] = "operator") -> None:
+    """Add an OPC UA user (password asked twice; stored as scrypt hash)."""
+    from h2quarters.plc.security import add_user
+
+    pw = getpass.getpass("password: ")
+    if pw != getpass.getpass("again: "):
+        raise typer.BadParameter("passwords differ")
+    add_user(users_file, name, pw, role)
+    typer.echo(f"user {name} ({role}) written to {users_file}")
+
+
+@fault_app.command("kinds")
+def fault_kinds() -> None:
+    """List the fault kinds and what each does."""
+    from h2quarters.plc.faults import catalogue_text
+
+    typer.echo(catalogue_text())
+
+
+def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, method: str,
+                *args: object) -> object:
+    from asyncua import Client, ua
+
+    from h2quarters.plc.opcua_server import NAMESPACE_URI, node_id
+
+    async def main() -> object:
+        client = Client(endpoint, timeout=5)
+        if not dev:
+            from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+            from h2quarters.plc.security import ensure_client_certificate
+
+            cert, key = await ensure_client_certificate(Path("~/.local/share/h2quarters/client-pki"),
+                                                        "urn:h2quarters:driver")
+            client.application_uri = "urn:h2quarters:driver"
+            await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
+                                      mode=ua.MessageSecurityMode.SignAndEncrypt)
+            client.set_user(user or "")
+            client.set_password(password if password is not None else getpass.getpass("OPC UA password: "))
+        async with client:
+            idx = await client.get_namespace_index(NAMESPACE_URI)
+            faults = client.get_node(node_id("Plant.Faults", idx))
+            return await faults.call_method(node_id(f"Plant.Faults.{method}", idx), *args)
+
+    try:
+        return asyncio.run(main())
+    except ua.UaStatusCodeError as exc:
+        typer.echo(f"error: the PLC refused {method}: {type(exc).__name__} ({exc})", err=True)
+        raise typer.Exit(2) from None
+    except (TimeoutError, OSError) as exc:
+        typer.echo(f"error: cannot reach the PLC at {endpoint}: {exc!r}", err=True)
+        raise typer.Exit(3) from None
+
+
+_EP_DEFAULT = "opc.tcp://127.0.0.1:4840/h2quarters/plc"
+_EP = Annotated[str, typer.Option(help="OPC UA endpoint of the PLC.")]
+
+
+@fault_app.command("inject")
+def fault_inject(kind: str, target: Annotated[str, typer.Option(help="Signal name (sensor faults) or protocol.")] = "",
+                 value: Annotated[float | None, typer.Option(help="Fault value (see `h2q plc fault kinds`).")] = None,
+                 hidden: Annotated[bool, typer.Option("--hidden", help="Hide the fault from the plant view.")] = False,
+                 endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: str | None = None,
+                 dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
+    """Inject a fault into a running virtual PLC (over OPC UA)."""
+    from asyncua import ua
+
+    v = ua.Variant(math.nan if value is None else float(value), ua.VariantType.Double)
+    fid = _opcua_call(endpoint, user, password, dev, "Inject", kind, target, v, hidden)
+    typer.echo(f"fault {fid} injected: {kind} {target} {'' if value is None else value}".rstrip())
+
+
+@fault_app.command("clear")
+def fault_clear(fault_id: Annotated[int, typer.Argument(help="Fault id; 0 = all.")] = 0, endpoint: _EP = _EP_DEFAULT,
+                user: str | None = None, password: str | None = None,
+                dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
+    """Remove a fault (or all)."""
+    from asyncua import ua
+
+    n = _opcua_call(endpoint, user, password, dev, "Clear", ua.Variant(fault_id, ua.VariantType.UInt32))
+    typer.echo(f"{n} fault(s) cleared")
+
+
+@fault_app.command("list")
+def fault_list(endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: str | None = None,
+               dev: Annotated[bool, typer.Option("--dev")] = False,
+               all_: Annotated[bool, typer.Option("--all", help="Include hidden faults.")] = False) -> None:
+    """List active faults of a running virtual PLC."""
+    out = _opcua_call(endpoint, user, password, dev, "List", all_)
+    for f in json.loads(str(out)):
+        typer.echo(f"{f['id']:>3} {f['kind']:<20} target={f['target']} value={f['value']} hidden={f['hidden']}"
+                   f"\n    {f['does']}")

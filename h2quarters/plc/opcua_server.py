@@ -1,0 +1,354 @@
+"""OPC UA face of the virtual PLC (asyncua server).
+
+Address space (namespace ``urn:h2quarters:plc``): ``Objects/Plant/<Device>/...`` with one variable per signal of
+the register map (string NodeIds ``Plant.Electrolyser.StackCurrent`` etc.), each with ``EngineeringUnits``
+(UNECE codes) and ``EURange`` properties where the map gives a unit and finite limits. Methods: ``Electrolyser``
+and ``FuelCell`` ``Start``/``Stop``, ``Safety`` ``ResetTrips``/``PressEmergencyStop``, ``Faults`` ``Inject``/``Clear``/
+``List``. MTP service variables (``Service/StateCur``, ``CommandOp``, ``CommandEn``) and NE 107 ``Health`` come
+from the map as well.
+
+Values are read from the plant on every Read request (value callbacks), so OPC UA and Modbus always show the same
+state; writes go through :meth:`PlantState.write` and are checked before anything changes (BadOutOfRange,
+BadNotWritable, BadTypeMismatch or BadInvalidState otherwise). Subscriptions work: after every plant step and
+every write, :meth:`OpcUaPlcServer.publish_changes` sends data-change notifications for monitored nodes whose
+value or status changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from asyncua import Server, ua, uamethod
+from asyncua.crypto.permission_rules import User, UserRole
+
+from h2quarters.plc.plant import PlantState
+from h2quarters.plc.registers import Signal, WriteRefused
+from h2quarters.plc.security import (
+    PasswordUserManager,
+    ensure_server_certificate,
+    load_users,
+)
+from h2quarters.plc.settings import PlcSettings, is_loopback
+
+log = logging.getLogger(__name__)
+
+NAMESPACE_URI = "urn:h2quarters:plc"
+UNECE_NS = "http://www.opcfoundation.org/UA/units/un/cefact"
+# Unit → UNECE Rec. 20 common code (OPC UA Part 8 EUInformation); units without a code get UnitId -1.
+UNECE_CODES: dict[str, str] = {
+    "kW": "KWT", "kWh": "KWH", "bar": "BAR", "degC": "CEL", "A": "AMP", "V": "VLT", "%": "P1", "%LEL": "P1",
+    "kg": "KGM", "kg/h": "E93", "s": "SEC", "ms": "C26",
+}
+_VTYPE = {
+    "bool": ua.VariantType.Boolean, "uint16": ua.VariantType.UInt16, "enum16": ua.VariantType.UInt16,
+    "int16": ua.VariantType.Int16, "uint32": ua.VariantType.UInt32, "int32": ua.VariantType.Int32,
+    "float32": ua.VariantType.Float, "ascii4": ua.VariantType.String, "list16": ua.VariantType.UInt16,
+}
+
+
+def node_id(name: str, idx: int) -> ua.NodeId:
+    """String NodeId ``ns=idx;s=name``."""
+    return ua.NodeId(ua.String(name), ua.Int16(idx))
+
+
+def status(code: int) -> ua.StatusCode:
+    """StatusCode from a ``ua.StatusCodes`` value."""
+    return ua.StatusCode(ua.UInt32(code))
+
+
+def unece_unit_id(code: str) -> int:
+    """OPC UA Part 8 UnitId of a UNECE common code: the code's ASCII bytes as one integer."""
+    uid = 0
+    for ch in code:
+        uid = (uid << 8) | ord(ch)
+    return uid
+
+
+def eu_information(unit: str) -> ua.EUInformation:
+    """EUInformation for a map unit (``degC`` is shown as ``°C``)."""
+    code = UNECE_CODES.get(unit)
+    shown = "°C" if unit == "degC" else unit
+    return ua.EUInformation(NamespaceUri=UNECE_NS, UnitId=unece_unit_id(code) if code else -1,
+                            DisplayName=ua.LocalizedText(shown), Description=ua.LocalizedText(shown))
+
+
+def _variant(sig: Signal, value: Any) -> ua.Variant:
+    vt = _VTYPE[sig.dtype]
+    if sig.dtype == "list16":
+        return ua.Variant([int(v) for v in value], vt, is_array=True)
+    if sig.dtype == "ascii4":
+        return ua.Variant(str(value), vt)
+    if sig.dtype == "bool":
+        return ua.Variant(bool(value), vt)
+    if sig.dtype == "float32" or sig.scaled:  # scaled integers are engineering floats on OPC UA
+        return ua.Variant(float(value), ua.VariantType.Float)
+    lo, hi = {"uint16": (0, 0xFFFF), "enum16": (0, 0xFFFF), "int16": (-0x8000, 0x7FFF),
+              "uint32": (0, 0xFFFFFFFF), "int32": (-0x80000000, 0x7FFFFFFF)}[sig.dtype]
+    x = float(value)
+    return ua.Variant(0 if math.isnan(x) else int(min(max(round(x), lo), hi)), vt)
+
+
+class OpcUaPlcServer:
+    """asyncua server over a :class:`PlantState`.
+
+    Parameters
+    ----------
+    plant : PlantState
+        The plant to serve.
+    settings : PlcSettings
+        Bind address, port and security profile.
+    """
+
+    def __init__(self, plant: PlantState, settings: PlcSettings, port: int | None = None) -> None:
+        self.plant = plant
+        self.settings = settings
+        self.port = settings.opcua_port if port is None else port
+        self.server: Server | None = None
+        self.idx = 0
+        self._by_nodeid: dict[ua.NodeId, Signal] = {}
+        self._last_sent: dict[ua.NodeId, Any] = {}
+        self._publish_pending = False
+        self.endpoint = ""
+
+    async def start(self) -> None:
+        """Build the address space and start listening."""
+        sec = self.settings.security
+        host = self.settings.bind_host
+        if sec.mode == "development":
+            if not is_loopback(host):
+                raise ValueError(f"development mode (no security) only on loopback, not on {host!r}")
+            server = Server()
+        else:
+            if sec.users_file is None or not Path(sec.users_file).expanduser().exists():
+                raise ValueError("production mode needs security.users_file with at least one user "
+                                 "(create it with `h2q plc add-user NAME --users-file FILE`)")
+            users = load_users(Path(sec.users_file).expanduser())
+            if not users:
+                raise ValueError(f"users file {sec.users_file} has no users")
+            server = Server(user_manager=PasswordUserManager(users))
+        await server.init()
+        self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
+        server.set_endpoint(self.endpoint)
+        server.set_server_name("h2quarters virtual PLC")
+        await server.set_application_uri(sec.application_uri)
+        if sec.mode == "development":
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+            server.set_identity_tokens([ua.AnonymousIdentityToken])
+        else:
+            cert, key = await ensure_server_certificate(Path(sec.cert_dir), sec.application_uri)
+            await server.load_certificate(str(cert))
+            await server.load_private_key(str(key))
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            server.set_identity_tokens([ua.UserNameIdentityToken])
+        self.idx = await server.register_namespace(NAMESPACE_URI)
+        await self._build(server)
+        self._guard_writes(server)
+        await server.start()
+        self.server = server  # set only once listening, so stop() never stops a server that did not start
+        self.plant.listeners.append(self._on_plant_write)
+        if self.port == 0:
+            sockets = server.bserver._server.sockets  # type: ignore[union-attr]
+            self.port = sockets[0].getsockname()[1]
+            self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
+
+    async def stop(self) -> None:
+        """Stop the server."""
+        if self._on_plant_write in self.plant.listeners:
+            self.plant.listeners.remove(self._on_plant_write)
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    # ------------------------------------------------------------------ address space
+    async def _build(self, server: Server) -> None:
+        idx = self.idx
+        plant_obj = await server.nodes.objects.add_object(node_id("Plant", idx), ua.QualifiedName("Plant", idx))
+        folders: dict[str, Any] = {"": plant_obj}
+
+        async def folder(path: str) -> Any:
+            if path in folders:
+                return folders[path]
+            parent_path, _, leaf = path.rpartition("/")
+            parent = await folder(parent_path)
+            node = await parent.add_object(node_id("Plant." + path.replace("/", "."), idx),
+                                           ua.QualifiedName(leaf, idx))
+            folders[path] = node
+            return node
+
+        for sig in self.plant.rmap.signals:
+            parent_path, _, leaf = sig.opcua.rpartition("/")
+            parent = await folder(parent_path)
+            nodeid = node_id(sig.node_id, idx)
+            var = await parent.add_variable(nodeid, ua.QualifiedName(leaf, idx),
+                                            _variant(sig, self.plant.read(sig.name)))
+            await var.write_attribute(ua.AttributeIds.Description,
+                                      ua.DataValue(ua.Variant(ua.LocalizedText(sig.description),
+                                                              ua.VariantType.LocalizedText)))
+            if sig.writable:
+                await var.set_writable()
+            if sig.unit:
+                await var.add_property(node_id(sig.node_id + ".EngineeringUnits", idx), "EngineeringUnits",
+                                       eu_information(sig.unit))
+            lo, hi = sig.limits() if sig.dtype not in ("ascii4", "list16") else (math.nan, math.nan)
+            if math.isfinite(lo) and math.isfinite(hi) and sig.dtype in ("float32", "uint16", "int16", "uint32",
+                                                                          "int32"):
+                await var.add_property(node_id(sig.node_id + ".EURange", idx), "EURange",
+                                       ua.Range(Low=lo, High=hi))
+            self._by_nodeid[nodeid] = sig
+            server.iserver.set_attribute_value_callback(nodeid, self._value_callback)
+
+        plant = self.plant
+
+        # Method callbacks are coroutines: asyncua runs plain functions in a thread pool, which would touch
+        # the plant from another thread. Errors are returned as status codes (raising gives BadUnexpectedError).
+        def _call(name: str, value: Any) -> ua.StatusCode | None:
+            if plant.faults.comm_lost("opcua"):
+                return status(ua.StatusCodes.BadNoCommunication)
+            try:
+                plant.write(name, value, source="opcua")
+            except WriteRefused as exc:
+                log.info("opcua method: %s", exc)
+                return status(ua.StatusCodes.BadInvalidState)
+            return None
+
+        @uamethod
+        async def el_start(parent: Any) -> ua.StatusCode | None:
+            return _call("el_start", True)
+
+        @uamethod
+        async def el_stop(parent: Any) -> ua.StatusCode | None:
+            return _call("el_start", False)
+
+        @uamethod
+        async def fc_start(parent: Any) -> ua.StatusCode | None:
+            return _call("fc_start", True)
+
+        @uamethod
+        async def fc_stop(parent: Any) -> ua.StatusCode | None:
+            return _call("fc_start", False)
+
+        @uamethod
+        async def reset(parent: Any) -> ua.StatusCode | None:
+            return _call("reset", True)
+
+        @uamethod
+        async def estop(parent: Any) -> ua.StatusCode | None:
+            return _call("estop", True)
+
+        @uamethod
+        async def inject(parent: Any, kind: str, target: str, value: float, hidden: bool) -> Any:
+            try:
+                f = plant.inject_fault(kind, target or None, None if math.isnan(value) else value, hidden)
+            except (ValueError, KeyError) as exc:
+                log.info("fault inject refused: %s", exc)
+                return status(ua.StatusCodes.BadInvalidArgument)
+            return ua.Variant(int(f["id"]), ua.VariantType.UInt32)
+
+        @uamethod
+        async def clear(parent: Any, fault_id: int) -> Any:
+            try:
+                n = plant.clear_fault(None if fault_id == 0 else int(fault_id))
+            except ValueError:
+                return status(ua.StatusCodes.BadInvalidArgument)
+            return ua.Variant(n, ua.VariantType.UInt32)
+
+        @uamethod
+        async def list_faults(parent: Any, include_hidden: bool) -> str:
+            return json.dumps([f.as_dict() for f in plant.faults.active(include_hidden=bool(include_hidden))])
+
+        S, B, D, U = ua.VariantType.String, ua.VariantType.Boolean, ua.VariantType.Double, ua.VariantType.UInt32
+        for path, name, fn in (("Electrolyser", "Start", el_start), ("Electrolyser", "Stop", el_stop),
+                               ("FuelCell", "Start", fc_start), ("FuelCell", "Stop", fc_stop),
+                               ("Safety", "ResetTrips", reset), ("Safety", "PressEmergencyStop", estop)):
+            node = await folder(path)
+            await node.add_method(node_id(f"Plant.{path}.{name}", idx), ua.QualifiedName(name, idx), fn, [], [])
+        faults = await folder("Faults")
+        await faults.add_method(node_id("Plant.Faults.Inject", idx), ua.QualifiedName("Inject", idx), inject,
+                                [S, S, D, B], [U])
+        await faults.add_method(node_id("Plant.Faults.Clear", idx), ua.QualifiedName("Clear", idx), clear,
+                                [U], [U])
+        await faults.add_method(node_id("Plant.Faults.List", idx), ua.QualifiedName("List", idx), list_faults,
+                                [B], [S])
+
+    def _value_callback(self, nodeid: ua.NodeId, attr: ua.AttributeIds) -> ua.DataValue:
+        sig = self._by_nodeid[nodeid]
+        if sig.device == "electrolyser":
+            self.plant.touch("electrolyser")
+        return self._data_value(sig)
+
+    def _data_value(self, sig: Signal) -> ua.DataValue:
+        if self.plant.faults.comm_lost("opcua"):
+            return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNoCommunication))
+        return ua.DataValue(_variant(sig, self.plant.read(sig.name)))
+
+    async def publish_changes(self) -> int:
+        """Send data-change notifications for monitored plant nodes whose value/status changed; return count."""
+        self._publish_pending = False
+        if self.server is None:
+            return 0
+        aspace = self.server.iserver.aspace
+        sent = 0
+        for nodeid, sig in self._by_nodeid.items():
+            callbacks = aspace[nodeid].attributes[ua.AttributeIds.Value].datachange_callbacks
+            if not callbacks:
+                continue
+            dv = self._data_value(sig)
+            key = (dv.Value.Value if dv.Value is not None else None, dv.StatusCode.value if dv.StatusCode else 0)
+            if self._last_sent.get(nodeid) == key:
+                continue
+            self._last_sent[nodeid] = key
+            for handle, cb in list(callbacks.items()):
+                await cb(handle, dv)
+            sent += 1
+        return sent
+
+    def _on_plant_write(self) -> None:
+        """Plant listener: publish changes soon (coalesced) after a write through any protocol."""
+        if not self._publish_pending:
+            self._publish_pending = True
+            asyncio.get_running_loop().create_task(self.publish_changes())
+
+    def _guard_writes(self, server: Server) -> None:
+        """Route writes to plant variables through the plant's checks (nothing reaches the address space)."""
+        service = server.iserver.attribute_service
+        original = service.write
+        plant = self.plant
+
+        async def guarded(params: ua.WriteParameters, user: User | None = None) -> list[ua.StatusCode]:
+            user = user if user is not None else User(role=UserRole.Admin)  # asyncua's own default
+            results: list[ua.StatusCode] = []
+            for wv in params.NodesToWrite:
+                sig = self._by_nodeid.get(wv.NodeId)
+                if sig is None or wv.AttributeId != ua.AttributeIds.Value:
+                    sub = ua.WriteParameters(NodesToWrite=[wv])
+                    results.extend(await original(sub, user=user))
+                    continue
+                results.append(status(self._write_one(sig, wv.Value.Value)))
+            return results
+
+        service.write = guarded  # type: ignore[method-assign]
+        _ = plant
+
+    def _write_one(self, sig: Signal, variant: ua.Variant | None) -> int:
+        plant = self.plant
+        if plant.faults.comm_lost("opcua"):
+            return ua.StatusCodes.BadNoCommunication
+        if not sig.writable:
+            return ua.StatusCodes.BadNotWritable
+        value = None if variant is None else variant.Value
+        if isinstance(value, (str, bytes, list)) or value is None:
+            return ua.StatusCodes.BadTypeMismatch
+        try:
+            plant.write(sig.name, value, source="opcua")
+        except WriteRefused as exc:
+            log.info("opcua %s", exc)
+            lo, hi = sig.limits()
+            x = float(value)
+            in_range = lo <= x <= hi and not math.isnan(x)
+            return ua.StatusCodes.BadInvalidState if in_range else ua.StatusCodes.BadOutOfRange
+        return ua.StatusCodes.Good

@@ -1,0 +1,115 @@
+"""OPC UA security profile of the virtual PLC: users with scrypt password hashes, self-signed certificates.
+
+Production mode offers only Basic256Sha256 Sign&Encrypt and user-name authentication; there are no default users or
+passwords: ``h2q plc add-user`` writes the users file. Certificates are created on first start
+(:func:`ensure_server_certificate`) with asyncua's helper (RSA 2048, SHA-256, one year).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """scrypt hash of a password as ``scrypt$n$r$p$salt_hex$hash_hex`` (RFC 7914 parameters n=2^14, r=8, p=1)."""
+    if len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+    salt = salt or os.urandom(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${dk.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of a password against :func:`hash_password` output."""
+    try:
+        algo, n, r, p, salt_hex, hash_hex = stored.split("$")
+    except ValueError:
+        return False
+    if algo != "scrypt":
+        return False
+    dk = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=len(hash_hex) // 2,
+                        n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(dk.hex(), hash_hex)
+
+
+def load_users(path: Path) -> dict[str, dict[str, str]]:
+    """Users file: ``{users: {name: {password: <scrypt hash>, role: admin|operator}}}``."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    users = data.get("users") or {}
+    for name, entry in users.items():
+        if not isinstance(entry, dict) or "password" not in entry:
+            raise ValueError(f"users file {path}: user {name!r} needs a 'password' hash")
+        if entry.get("role", "operator") not in ("admin", "operator"):
+            raise ValueError(f"users file {path}: user {name!r} role {entry.get('role')!r}; allowed admin, operator")
+    return users
+
+
+def add_user(path: Path, name: str, password: str, role: str = "operator") -> None:
+    """Add or replace a user in the users file (created with mode 0600)."""
+    if role not in ("admin", "operator"):
+        raise ValueError(f"role {role!r} unknown; allowed: admin, operator")
+    users = load_users(path) if path.exists() else {}
+    users[name] = {"password": hash_password(password), "role": role}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        yaml.safe_dump({"users": users}, fh)
+    tmp.replace(path)
+
+
+class PasswordUserManager(UserManager):
+    """asyncua user manager: user name + password from the users file, nothing else (no anonymous)."""
+
+    def __init__(self, users: dict[str, dict[str, str]]) -> None:
+        self._users = users
+
+    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
+                 certificate: Any = None) -> User | None:
+        entry = self._users.get(username or "")
+        if entry is None or password is None or not verify_password(password, entry["password"]):
+            return None
+        return User(role=UserRole.Admin if entry.get("role") == "admin" else UserRole.User, name=username)
+
+
+async def ensure_server_certificate(cert_dir: Path, application_uri: str) -> tuple[Path, Path]:
+    """Create the server key and certificate in ``cert_dir`` on first start; return (cert, key) paths."""
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    cert_dir = cert_dir.expanduser()
+    cert_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cert, key = cert_dir / "server_cert.der", cert_dir / "server_key.pem"
+    await setup_self_signed_certificate(key, cert, application_uri, socket.gethostname(),
+                                        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+                                        {"countryName": "DE", "organizationName": "h2quarters",
+                                         "commonName": "h2quarters virtual PLC"})
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+async def ensure_client_certificate(cert_dir: Path, application_uri: str) -> tuple[Path, Path]:
+    """Create a client key and certificate (for drivers and the CLI) in ``cert_dir`` if missing."""
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    cert_dir = cert_dir.expanduser()
+    cert_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cert, key = cert_dir / "client_cert.der", cert_dir / "client_key.pem"
+    await setup_self_signed_certificate(key, cert, application_uri, socket.gethostname(),
+                                        [ExtendedKeyUsageOID.CLIENT_AUTH],
+                                        {"countryName": "DE", "organizationName": "h2quarters",
+                                         "commonName": "h2quarters client"})
+    os.chmod(key, 0o600)
+    return cert, key

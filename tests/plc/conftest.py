@@ -1,0 +1,51 @@
+"""Fixtures for the PLC tests: the scenario, its PV/load profile and a running virtual PLC on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from h2quarters.config import load_scenario
+from h2quarters.config.scenario import Scenario
+from h2quarters.plc.plant import PlantState, SiteProfile, site_profile
+from h2quarters.plc.settings import PlcSettings, Security
+from h2quarters.plc.virtual_plc import VirtualPlc
+
+ROOT = Path(__file__).resolve().parents[2]
+START = "2025-06-21T10:00"
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    return load_scenario(ROOT / "scenarios" / "oskar-von-miller")
+
+
+@pytest.fixture(scope="session")
+def profile(scenario: Scenario) -> SiteProfile:
+    return site_profile(scenario, pd.Timestamp(START, tz=scenario.location.tz), days=3)
+
+
+def dev_settings(**kw: object) -> PlcSettings:
+    """Loopback, free ports, development security, fast ticks."""
+    base: dict[str, object] = {"start": START, "modbus_port": 0, "opcua_port": 0, "tick_s": 0.05,
+                               "security": Security(mode="development")}
+    base.update(kw)
+    return PlcSettings(**base)
+
+
+@pytest.fixture
+def plant(scenario: Scenario, profile: SiteProfile) -> PlantState:
+    return PlantState(scenario, dev_settings(), profile=profile)
+
+
+@pytest.fixture
+async def plc(scenario: Scenario, profile: SiteProfile) -> AsyncIterator[VirtualPlc]:
+    vp = VirtualPlc(scenario, dev_settings(speed=60.0), profile=profile)
+    await vp.start()
+    try:
+        yield vp
+    finally:
+        await vp.stop()

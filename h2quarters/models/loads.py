@@ -12,6 +12,8 @@ rescaled so the annual energy is exactly the configured one.
 
 from __future__ import annotations
 
+import warnings
+
 import holidays as holiday_lib
 import numpy as np
 import pandas as pd
@@ -63,7 +65,9 @@ def electrical_load_kw(load: ElectricalLoad, index: pd.DatetimeIndex) -> pd.Seri
     hol = hesse_holidays(year)
     wall15 = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min", inclusive="left")
     if load.profile in _OLD_PROFILES:
-        slp = bdew.ElecSlp(year, holidays=hol)
+        # demandlib's ElecSlp calls warnings.simplefilter("error") for the whole process; keep that local.
+        with warnings.catch_warnings():
+            slp = bdew.ElecSlp(year, holidays=hol)
         # get_scaled_profiles returns energy per 15-min interval; ×4 gives mean kW.
         kw15 = slp.get_scaled_profiles({load.profile.lower(): 1.0})[load.profile.lower()] * 4.0
         kw15.index = wall15

@@ -60,3 +60,13 @@ def test_heat_load_follows_temperature() -> None:
     # Colder days need more heat: strong negative correlation.
     assert np.corrcoef(daily.to_numpy(), daily_t.to_numpy())[0, 1] < -0.8
     assert heat.loc["2025-01"].sum() > 4 * heat.loc["2025-07"].sum()
+
+
+def test_building_a_profile_leaves_the_warning_filters_alone() -> None:
+    """demandlib's ElecSlp sets warnings.simplefilter("error"); it must not leak into the process."""
+    import warnings
+
+    index = year_index(2025, "1h")
+    electrical_load_kw(ElectricalLoad(name="school", profile="G1", e_kwh_per_a=1_000), index)
+    with pytest.warns(UserWarning):
+        warnings.warn("a warning stays a warning", UserWarning)

@@ -47,8 +47,9 @@ from h2quarters.models.constants import LHV_H2_KWH_PER_KG
 from h2quarters.opt.plant import PlantParams
 from h2quarters.opt.settings import OptSettings
 
-ELY_OFF, ELY_STANDBY, ELY_ON = 0, 1, 2
-"""Electrolyser state codes used in schedules (and by the simulator's ``PlantState.ely_state``)."""
+ELY_OFF, ELY_STANDBY, ELY_STARTING, ELY_ON = 0, 1, 2, 3
+"""Electrolyser state codes in schedules and initial states; the values of
+``h2quarters.models.electrolyser.ElectrolyserState`` (OFF, STANDBY, STARTING, PRODUCING)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class InitialState:
     e_battery_kwh : float
         Energy in the battery (kWh); ignored without battery.
     ely_state : int
-        0 off, 1 standby, 2 producing, during the step *before* the horizon.
+        0 off, 1 standby, 2 starting, 3 producing, during the step *before* the horizon.
     ely_p_stack_kw : float
         Stack power during that step (kW) — the ramp limit starts from here.
     ely_steps_in_state : int
@@ -81,11 +82,12 @@ class InitialState:
 
 def steps_of(hours: float, dt_h: float) -> int:
     """Whole steps covering ``hours`` (rounded up, with a small tolerance against float noise)."""
-    return int(math.ceil(hours / dt_h - 1e-9)) if hours > 0 else 0
+    return math.ceil(hours / dt_h - 1e-9) if hours > 0 else 0
 
 
 def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSettings,
-                n_scenarios: int = 1) -> pyo.ConcreteModel:
+                n_scenarios: int = 1, with_heat: bool = True,
+                grid_exclusive_m_kw: tuple[float, float] | None = None) -> pyo.ConcreteModel:
     """Build the dispatch MILP for ``n_steps`` steps of ``dt_h`` hours and ``n_scenarios`` PV scenarios.
 
     Parameters
@@ -101,6 +103,13 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     n_scenarios : int
         PV scenarios (1 = deterministic). With more, decisions of the first
         ``settings.stochastic_first_stage_steps`` steps are shared by all scenarios.
+    with_heat : bool
+        Include the heat balance (fuel-cell heat + gas boiler ≥ heat demand). Without it the model has no
+        boiler and ignores ``heat_kw``.
+    grid_exclusive_m_kw : (float, float), optional
+        Big-M bounds (import, export) in kW for a binary that forbids importing and exporting in the same
+        step. Needed only when the feed-in tariff can exceed the import price (otherwise the optimum never
+        does both); without it such prices make the model unbounded or meaningless.
 
     Returns
     -------
@@ -117,6 +126,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     m.plant = plant
     m.settings = settings
     m.dt_h = dt_h
+    m.with_heat = with_heat
     m.n_steps = n_steps
     m.n_scenarios = n_scenarios
 
@@ -126,7 +136,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     m.K = pyo.RangeSet(0, len(ely.curve.widths) - 1)
     ST = m.S * m.T
 
-    mut = dict(mutable=True, initialize=0.0, within=pyo.Reals)
+    mut = {"mutable": True, "initialize": 0.0, "within": pyo.Reals}
     # --- time series --------------------------------------------------------------------------------
     m.pv_kw = pyo.Param(m.S, m.T, **mut)
     m.load_kw = pyo.Param(m.T, **mut)
@@ -152,14 +162,13 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     y0 = float(ely.curve.y[0])
     m.on = pyo.Var(ST, domain=pyo.Binary)
     m.sb = pyo.Var(ST, domain=pyo.Binary)
-    m.cs = pyo.Var(ST, domain=pyo.Binary)
-    m.ys = pyo.Var(ST, bounds=(0, 1))
-    m.yd = pyo.Var(ST, bounds=(0, 1))
-    m.p_st = pyo.Var(ST, bounds=(0, ely.p_rated_kw))
+    # cs is integral at the optimum without being declared binary: it is bounded below by a difference of
+    # binaries and every use of it (start-up cost, delay) makes a larger value worse.
+    m.cs = pyo.Var(ST, bounds=(0, 1))
     m.dl = pyo.Var(m.S, m.T, m.K, bounds=lambda _m, s, t, k: (0, float(widths[k])))
 
     d_steps = ely.startup_h / dt_h
-    k_full = int(math.floor(d_steps + 1e-9))
+    k_full = math.floor(d_steps + 1e-9)
     r_frac = d_steps - k_full if d_steps - k_full > 1e-9 else 0.0
     if r_frac > 0:
         m.lam = pyo.Var(ST, bounds=(0, r_frac))
@@ -167,7 +176,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         def _lam_ub1(m, s, t):
             return m.lam[s, t] <= r_frac * m.cs[s, t - k_full] if t - k_full >= 0 else m.lam[s, t] == 0
         m.c_lam1 = pyo.Constraint(ST, rule=_lam_ub1)
-        m.c_lam2 = pyo.Constraint(ST, rule=lambda m, s, t: m.lam[s, t] <= r_frac * m.on[s, t])
+        # (λ ≤ r·on needs no row: the segment rows force z = on − λ ≥ 0)
         m.c_lam3 = pyo.Constraint(
             ST, rule=lambda m, s, t: m.lam[s, t] >= r_frac * (m.cs[s, t - k_full] + m.on[s, t] - 1)
             if t - k_full >= 0 else pyo.Constraint.Skip)
@@ -176,6 +185,8 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         m.z = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t])
     m.w = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t] + m.sb[s, t])
 
+    # stack power is an expression, not a variable: one column and one row less per step
+    m.p_st = pyo.Expression(ST, rule=lambda m, s, t: ely.p_min_kw * m.z[s, t] + sum(m.dl[s, t, k] for k in m.K))
     m.ely_h2_kg_per_h = pyo.Expression(
         ST, rule=lambda m, s, t: y0 * m.z[s, t] + sum(float(slopes[k]) * m.dl[s, t, k] for k in m.K))
     m.ely_p_el_kw = pyo.Expression(
@@ -183,10 +194,14 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     m.comp_p_kw = pyo.Expression(ST, rule=lambda m, s, t: tank.w_comp_kwh_per_kg * m.ely_h2_kg_per_h[s, t])
 
     m.c_state = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] + m.sb[s, t] <= 1)
-    m.c_pst = pyo.Constraint(
-        ST, rule=lambda m, s, t: m.p_st[s, t] == ely.p_min_kw * m.z[s, t] + sum(m.dl[s, t, k] for k in m.K))
-    m.c_seg = pyo.Constraint(m.S, m.T, m.K,
-                             rule=lambda m, s, t, k: m.dl[s, t, k] <= float(widths[k]) * m.z[s, t])
+    if r_frac > 0:
+        # z may be fractional (start-up step): scale every segment with it
+        m.c_seg = pyo.Constraint(m.S, m.T, m.K,
+                                 rule=lambda m, s, t, k: m.dl[s, t, k] <= float(widths[k]) * m.z[s, t])
+    else:
+        # z is binary: one row does it (segment widths are the variables' bounds)
+        w_tot = float(widths.sum())
+        m.c_seg = pyo.Constraint(ST, rule=lambda m, s, t: sum(m.dl[s, t, k] for k in m.K) <= w_tot * m.z[s, t])
     if not ely.curve.is_concave() and len(widths) > 1:
         # Incremental formulation with ordering binaries: segment k+1 only once k is full.
         m.KO = pyo.RangeSet(0, len(widths) - 2)
@@ -203,17 +218,23 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         return m.on_prev if t == 0 else m.on[s, t - 1]
 
     m.c_cold = pyo.Constraint(ST, rule=lambda m, s, t: m.cs[s, t] >= m.w[s, t] - _w_prev(m, s, t))
-    m.c_ys = pyo.Constraint(ST, rule=lambda m, s, t: m.ys[s, t] >= m.on[s, t] - _on_prev(m, s, t))
-    m.c_yd = pyo.Constraint(ST, rule=lambda m, s, t: m.yd[s, t] >= _w_prev(m, s, t) - m.w[s, t])
-    m.c_must_on = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] >= m.must_on[t])
-    m.c_must_off = pyo.Constraint(ST, rule=lambda m, s, t: m.w[s, t] <= 1 - m.must_off[t])
-    m.c_no_prod = pyo.Constraint(ST, rule=lambda m, s, t: m.on[s, t] <= 1 - m.no_prod[t])
     n_up = steps_of(settings.min_up_h, dt_h)
     n_down = steps_of(settings.min_down_h, dt_h)
+    # History handed over from the plant can only bind within the first max(up, down, delay) steps.
+    n_hist = min(n_steps, max(n_up, n_down, steps_of(ely.startup_h, dt_h), 1))
+    m.TH = pyo.RangeSet(0, n_hist - 1)
+    STH = m.S * m.TH
+    m.c_must_on = pyo.Constraint(STH, rule=lambda m, s, t: m.on[s, t] >= m.must_on[t])
+    m.c_must_off = pyo.Constraint(STH, rule=lambda m, s, t: m.w[s, t] <= 1 - m.must_off[t])
+    m.c_no_prod = pyo.Constraint(STH, rule=lambda m, s, t: m.on[s, t] <= 1 - m.no_prod[t])
     if n_up > 1:
+        m.ys = pyo.Var(ST, bounds=(0, 1))
+        m.c_ys = pyo.Constraint(ST, rule=lambda m, s, t: m.ys[s, t] >= m.on[s, t] - _on_prev(m, s, t))
         m.c_min_up = pyo.Constraint(ST, rule=lambda m, s, t: sum(
             m.ys[s, tau] for tau in range(max(0, t - n_up + 1), t + 1)) <= m.on[s, t])
     if n_down > 1:
+        m.yd = pyo.Var(ST, bounds=(0, 1))
+        m.c_yd = pyo.Constraint(ST, rule=lambda m, s, t: m.yd[s, t] >= _w_prev(m, s, t) - m.w[s, t])
         m.c_min_down = pyo.Constraint(ST, rule=lambda m, s, t: sum(
             m.yd[s, tau] for tau in range(max(0, t - n_down + 1), t + 1)) <= 1 - m.w[s, t])
     if k_full >= 1:
@@ -228,7 +249,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         m.c_ramp_down = pyo.Constraint(ST, rule=lambda m, s, t: _p_prev(m, s, t) - m.p_st[s, t]
                                        <= ramp_kw + ely.p_rated_kw * (1 - m.on[s, t]))
     flow_max = tank.m_flow_max_kg_per_h
-    if flow_max is not None:
+    if flow_max is not None and flow_max < float(ely.curve.y[-1]):  # only if the compressor can limit
         m.c_comp = pyo.Constraint(ST, rule=lambda m, s, t: m.ely_h2_kg_per_h[s, t] <= flow_max)
 
     # --- fuel cell -----------------------------------------------------------------------------------
@@ -236,12 +257,12 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         fw, fs, fy0 = fc.curve.widths, fc.curve.slopes, float(fc.curve.y[0])
         m.KF = pyo.RangeSet(0, len(fw) - 1)
         m.fc_on = pyo.Var(ST, domain=pyo.Binary)
-        m.p_fc = pyo.Var(ST, bounds=(0, fc.p_rated_kw))
         m.dfc = pyo.Var(m.S, m.T, m.KF, bounds=lambda _m, s, t, k: (0, float(fw[k])))
-        m.c_fc_p = pyo.Constraint(ST, rule=lambda m, s, t:
-                                  m.p_fc[s, t] == fc.p_min_kw * m.fc_on[s, t] + sum(m.dfc[s, t, k] for k in m.KF))
-        m.c_fc_seg = pyo.Constraint(m.S, m.T, m.KF, rule=lambda m, s, t, k:
-                                    m.dfc[s, t, k] <= float(fw[k]) * m.fc_on[s, t])
+        m.p_fc = pyo.Expression(ST, rule=lambda m, s, t:
+                                fc.p_min_kw * m.fc_on[s, t] + sum(m.dfc[s, t, k] for k in m.KF))
+        fw_tot = float(fw.sum())  # fc_on is binary: one row (segment widths are the variables' bounds)
+        m.c_fc_seg = pyo.Constraint(ST, rule=lambda m, s, t:
+                                    sum(m.dfc[s, t, k] for k in m.KF) <= fw_tot * m.fc_on[s, t])
         if not fc.curve.is_convex() and len(fw) > 1:
             m.KFO = pyo.RangeSet(0, len(fw) - 2)
             m.fordr = pyo.Var(m.S, m.T, m.KFO, domain=pyo.Binary)
@@ -271,13 +292,15 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
 
     # --- battery ----------------------------------------------------------------------------------------
     if bat is not None:
-        m.b_ch = pyo.Var(ST, domain=pyo.Binary)
         m.p_ch = pyo.Var(ST, bounds=(0, bat.p_charge_kw))
         m.p_dis = pyo.Var(ST, bounds=(0, bat.p_discharge_kw))
         m.e_bat = pyo.Var(m.S, m.T1, bounds=(bat.soc_min * bat.e_kwh, bat.soc_max * bat.e_kwh))
         keep = 1.0 - bat.self_discharge_per_h * dt_h
-        m.c_ch = pyo.Constraint(ST, rule=lambda m, s, t: m.p_ch[s, t] <= bat.p_charge_kw * m.b_ch[s, t])
-        m.c_dis = pyo.Constraint(ST, rule=lambda m, s, t: m.p_dis[s, t] <= bat.p_discharge_kw * (1 - m.b_ch[s, t]))
+        if settings.battery_exclusive == "binary":
+            m.b_ch = pyo.Var(ST, domain=pyo.Binary)
+            m.c_ch = pyo.Constraint(ST, rule=lambda m, s, t: m.p_ch[s, t] <= bat.p_charge_kw * m.b_ch[s, t])
+            m.c_dis = pyo.Constraint(ST, rule=lambda m, s, t:
+                                     m.p_dis[s, t] <= bat.p_discharge_kw * (1 - m.b_ch[s, t]))
         m.c_bat0 = pyo.Constraint(m.S, rule=lambda m, s: m.e_bat[s, 0] == m.e0_kwh)
         m.c_bat = pyo.Constraint(ST, rule=lambda m, s, t: m.e_bat[s, t + 1] == keep * m.e_bat[s, t] + dt_h * (
             bat.eta_charge * m.p_ch[s, t] - m.p_dis[s, t] / bat.eta_discharge))
@@ -290,14 +313,25 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     m.p_imp = pyo.Var(ST, bounds=(0, plant.p_import_max_kw))
     m.p_exp = pyo.Var(ST, bounds=(0, plant.p_export_max_kw))
     m.p_cur = pyo.Var(ST, domain=pyo.NonNegativeReals)
-    m.u_load = pyo.Var(ST, domain=pyo.NonNegativeReals)
-    m.q_boil = pyo.Var(ST, domain=pyo.NonNegativeReals)
     m.c_cur = pyo.Constraint(ST, rule=lambda m, s, t: m.p_cur[s, t] <= m.pv_kw[s, t])
-    m.c_u_load = pyo.Constraint(ST, rule=lambda m, s, t: m.u_load[s, t] <= m.load_kw[t])
-    m.c_heat = pyo.Constraint(ST, rule=lambda m, s, t: m.fc_heat_kw[s, t] + m.q_boil[s, t] >= m.heat_kw[t])
+    m.grid_exclusive = grid_exclusive_m_kw is not None
+    if grid_exclusive_m_kw is not None:
+        m_imp, m_exp = grid_exclusive_m_kw
+        m.g_imp = pyo.Var(ST, domain=pyo.Binary)
+        m.c_g_imp = pyo.Constraint(ST, rule=lambda m, s, t: m.p_imp[s, t] <= m_imp * m.g_imp[s, t])
+        m.c_g_exp = pyo.Constraint(ST, rule=lambda m, s, t: m.p_exp[s, t] <= m_exp * (1 - m.g_imp[s, t]))
+    with_unmet_load = plant.p_import_max_kw is not None
+    if with_unmet_load:  # only a limited grid can leave load unserved
+        m.u_load = pyo.Var(ST, domain=pyo.NonNegativeReals)
+        m.c_u_load = pyo.Constraint(ST, rule=lambda m, s, t: m.u_load[s, t] <= m.load_kw[t])
+    if with_heat:
+        m.q_boil = pyo.Var(ST, domain=pyo.NonNegativeReals)
+        m.c_heat = pyo.Constraint(ST, rule=lambda m, s, t: m.fc_heat_kw[s, t] + m.q_boil[s, t] >= m.heat_kw[t])
+    q_boil = (lambda s, t: m.q_boil[s, t]) if with_heat else (lambda s, t: 0.0)
+    u_load = (lambda s, t: m.u_load[s, t]) if with_unmet_load else (lambda s, t: 0.0)
 
     def _balance(m, s, t):
-        supply = m.pv_kw[s, t] - m.p_cur[s, t] + m.p_imp[s, t] + m.u_load[s, t]
+        supply = m.pv_kw[s, t] - m.p_cur[s, t] + m.p_imp[s, t] + u_load(s, t)
         use = m.load_kw[t] + m.ely_p_el_kw[s, t] + m.comp_p_kw[s, t] + m.p_exp[s, t]
         if fc is not None:
             supply = supply + m.p_fc[s, t]
@@ -310,26 +344,30 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     # --- shared first-stage decisions (two-stage stochastic) ------------------------------------------
     if n_scenarios > 1:
         n_first = min(settings.stochastic_first_stage_steps, n_steps)
-        shared = [m.on, m.sb, m.p_st]
+        shared = [(m.on, None), (m.sb, None), (m.dl, m.K)]
         if fc is not None:
-            shared += [m.fc_on, m.p_fc]
+            shared += [(m.fc_on, None), (m.dfc, m.KF)]
         if bat is not None:
-            shared += [m.b_ch, m.p_ch, m.p_dis]
+            shared += [(m.p_ch, None), (m.p_dis, None)]
         m.SNA = pyo.Set(initialize=[(s, t) for s in range(1, n_scenarios) for t in range(n_first)], dimen=2)
-        for j, var in enumerate(shared):
-            m.add_component(f"c_na{j}", pyo.Constraint(
-                m.SNA, rule=lambda m, s, t, var=var: var[s, t] == var[0, t]))
+        for j, (var, kset) in enumerate(shared):
+            if kset is not None:
+                m.add_component(f"c_na{j}", pyo.Constraint(
+                    m.SNA, kset, rule=lambda m, s, t, k, var=var: var[s, t, k] == var[0, t, k]))
+            else:
+                m.add_component(f"c_na{j}", pyo.Constraint(
+                    m.SNA, rule=lambda m, s, t, var=var: var[s, t] == var[0, t]))
 
     # --- objective parts (per scenario) -------------------------------------------------------------
     gas_per_heat = 1.0 / settings.boiler_eta
     m.energy_cost_eur = pyo.Expression(m.S, rule=lambda m, s: dt_h * sum(
         m.price_import[t] * m.p_imp[s, t] - m.price_export[t] * m.p_exp[s, t]
-        + plant.gas_eur_per_kwh * gas_per_heat * m.q_boil[s, t] for t in m.T))
+        + plant.gas_eur_per_kwh * gas_per_heat * q_boil(s, t) for t in m.T))
     m.startup_cost_eur = pyo.Expression(
         m.S, rule=lambda m, s: settings.startup_cost_eur * sum(m.cs[s, t] for t in m.T))
     m.co2_kg = pyo.Expression(m.S, rule=lambda m, s: dt_h * sum(
         m.co2_g_per_kwh[t] * 1e-3 * m.p_imp[s, t]
-        + plant.co2_gas_g_per_kwh * 1e-3 * gas_per_heat * m.q_boil[s, t] for t in m.T))
+        + plant.co2_gas_g_per_kwh * 1e-3 * gas_per_heat * q_boil(s, t) for t in m.T))
     n = n_steps
 
     def _d_bat(m, s):
@@ -340,7 +378,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         m.m_tank[s, n] - m.m0_kg) + settings.terminal_battery_co2_kg_per_kwh * _d_bat(m, s))
     m.penalty_eur = pyo.Expression(m.S, rule=lambda m, s: sum(
         settings.penalty_h2_unmet_eur_per_kg * m.u_h2[s, t] + settings.penalty_h2_vent_eur_per_kg * m.vent[s, t]
-        + settings.penalty_load_unmet_eur_per_kwh * dt_h * m.u_load[s, t] for t in m.T))
+        + settings.penalty_load_unmet_eur_per_kwh * dt_h * u_load(s, t) for t in m.T))
     if settings.objective == "cost":
         a_eur, b_co2 = 1.0, 0.0
     elif settings.objective == "co2":
@@ -373,6 +411,21 @@ def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
     param.store_values(dict(zip(keys, values.tolist())))
 
 
+PARAM_NAMES = ("pv_kw", "load_kw", "heat_kw", "price_import", "price_export", "co2_g_per_kwh", "h2_demand_kg",
+               "m0_kg", "e0_kwh", "on_prev", "w_prev", "p_prev_kw", "must_on", "must_off", "no_prod")
+"""Mutable Params that change between re-plans (``prob`` is fixed per model)."""
+
+
+def write_values(m: pyo.ConcreteModel, values: dict[str, np.ndarray]) -> None:
+    """Store flat value arrays (in each Param's own index order) into the model's mutable Params."""
+    for name, vals in values.items():
+        comp = getattr(m, name)
+        if comp.is_indexed():
+            _store(comp, list(comp.keys()), np.asarray(vals, float))
+        else:
+            comp.set_value(float(np.asarray(vals).ravel()[0]))
+
+
 def check_inputs(inputs: pd.DataFrame) -> None:
     """Raise ValueError naming the column if the input table lacks a column or holds NaN."""
     missing = [c for c in REQUIRED_COLUMNS if c not in inputs.columns]
@@ -387,9 +440,9 @@ def check_inputs(inputs: pd.DataFrame) -> None:
             raise ValueError(f"inputs column '{c}' must be ≥ 0, min is {inputs[c].min()}")
 
 
-def set_inputs(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np.ndarray | None = None,
-               probabilities: np.ndarray | None = None) -> None:
-    """Write an input table (``len(inputs) == m.n_steps``) into the model's mutable Params.
+def input_values(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Flat Param values for an input table (``len(inputs) == m.n_steps``).
 
     Parameters
     ----------
@@ -399,51 +452,65 @@ def set_inputs(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np.n
         Rows = steps; columns as :func:`h2quarters.sim.inputs.site_inputs` (``heat_kw`` optional).
     pv_scenarios_kw : ndarray, optional
         Shape ``(n_scenarios, n_steps)``; default: ``inputs.pv_kw`` for every scenario.
-    probabilities : ndarray, optional
-        Scenario probabilities (sum 1); default equal.
     """
     n, ns = m.n_steps, m.n_scenarios
     if len(inputs) != n:
         raise ValueError(f"inputs have {len(inputs)} rows, the model has {n} steps")
-    steps = list(range(n))
-    _store(m.load_kw, steps, inputs["load_kw"].to_numpy(float))
-    heat = inputs["heat_kw"].to_numpy(float) if "heat_kw" in inputs.columns else np.zeros(n)
-    _store(m.heat_kw, steps, heat)
-    _store(m.price_import, steps, inputs["import_eur_per_kwh"].to_numpy(float))
-    _store(m.price_export, steps, inputs["feed_in_eur_per_kwh"].to_numpy(float))
-    _store(m.co2_g_per_kwh, steps, inputs["co2_g_per_kwh"].to_numpy(float))
-    _store(m.h2_demand_kg, steps, inputs["h2_demand_kg"].to_numpy(float))
     if pv_scenarios_kw is None:
         pv = np.tile(inputs["pv_kw"].to_numpy(float), (ns, 1))
     else:
         pv = np.asarray(pv_scenarios_kw, float)
         if pv.shape != (ns, n):
             raise ValueError(f"pv_scenarios_kw has shape {pv.shape}, expected {(ns, n)}")
-    _store(m.pv_kw, [(s, t) for s in range(ns) for t in range(n)], np.clip(pv, 0.0, None).ravel())
+    heat = inputs["heat_kw"].to_numpy(float) if "heat_kw" in inputs.columns else np.zeros(n)
+    if not m.with_heat and heat.max(initial=0.0) > 0.0:
+        raise ValueError("inputs have heat demand (heat_kw > 0) but the model was built without a heat balance "
+                         "(with_heat=False)")
+    inverted = inputs["feed_in_eur_per_kwh"].to_numpy(float) > inputs["import_eur_per_kwh"].to_numpy(float)
+    if inverted.any() and not m.grid_exclusive:
+        raise ValueError(f"feed-in tariff exceeds the import price at {inputs.index[inverted][:3].tolist()}: "
+                         "build the model with grid_exclusive_m_kw (plan() does this automatically)")
+    return {
+        "pv_kw": np.clip(pv, 0.0, None).ravel(),  # S-major, as Pyomo orders S × T
+        "load_kw": inputs["load_kw"].to_numpy(float),
+        "heat_kw": heat,
+        "price_import": inputs["import_eur_per_kwh"].to_numpy(float),
+        "price_export": inputs["feed_in_eur_per_kwh"].to_numpy(float),
+        "co2_g_per_kwh": inputs["co2_g_per_kwh"].to_numpy(float),
+        "h2_demand_kg": inputs["h2_demand_kg"].to_numpy(float),
+    }
+
+
+def set_inputs(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np.ndarray | None = None,
+               probabilities: np.ndarray | None = None) -> None:
+    """Write an input table (``len(inputs) == m.n_steps``) into the model's mutable Params.
+
+    See :func:`input_values`; ``probabilities`` (sum 1, default equal) weight the PV scenarios.
+    """
+    write_values(m, input_values(m, inputs, pv_scenarios_kw))
     if probabilities is not None:
+        ns = m.n_scenarios
         p = np.asarray(probabilities, float)
         if p.shape != (ns,) or abs(p.sum() - 1.0) > 1e-9 or (p < 0).any():
             raise ValueError(f"probabilities must be {ns} non-negative numbers summing to 1, got {p.tolist()}")
         _store(m.prob, list(range(ns)), p)
 
 
-def set_initial_state(m: pyo.ConcreteModel, state: InitialState) -> None:
-    """Write the plant state at the horizon start into the model (tank, battery, electrolyser history)."""
+def state_values(m: pyo.ConcreteModel, state: InitialState) -> dict[str, np.ndarray]:
+    """Flat Param values for the plant state at the horizon start (tank, battery, electrolyser history)."""
     plant: PlantParams = m.plant
     s: OptSettings = m.settings
     tank = plant.tank
-    m.m0_kg.set_value(float(np.clip(state.m_tank_kg, tank.m_min_kg, tank.m_max_kg)))
+    e0 = 0.0
     if plant.battery is not None:
         b = plant.battery
-        m.e0_kwh.set_value(float(np.clip(state.e_battery_kwh, b.soc_min * b.e_kwh, b.soc_max * b.e_kwh)))
-    if state.ely_state not in (ELY_OFF, ELY_STANDBY, ELY_ON):
-        raise ValueError(f"ely_state must be 0 (off), 1 (standby) or 2 (producing), got {state.ely_state}")
+        e0 = float(np.clip(state.e_battery_kwh, b.soc_min * b.e_kwh, b.soc_max * b.e_kwh))
+    if state.ely_state not in (ELY_OFF, ELY_STANDBY, ELY_STARTING, ELY_ON):
+        raise ValueError(f"ely_state must be 0 (off), 1 (standby), 2 (starting) or 3 (producing), "
+                         f"got {state.ely_state}")
     on = 1.0 if state.ely_state == ELY_ON else 0.0
     w = 0.0 if state.ely_state == ELY_OFF else 1.0
-    m.on_prev.set_value(on)
-    m.w_prev.set_value(w)
-    m.p_prev_kw.set_value(float(state.ely_p_stack_kw) if on else 0.0)
-    n = m.n_steps
+    n = m.n_steps  # (constraints use only the first len(m.TH) entries)
     must_on = np.zeros(n)
     must_off = np.zeros(n)
     no_prod = np.zeros(n)
@@ -455,10 +522,21 @@ def set_initial_state(m: pyo.ConcreteModel, state: InitialState) -> None:
         must_off[: n_down - state.ely_steps_in_state] = 1.0
     if state.ely_startup_steps_left > 0:
         no_prod[: state.ely_startup_steps_left] = 1.0
-    steps = list(range(n))
-    _store(m.must_on, steps, must_on)
-    _store(m.must_off, steps, must_off)
-    _store(m.no_prod, steps, no_prod)
+    return {
+        "m0_kg": np.array([float(np.clip(state.m_tank_kg, tank.m_min_kg, tank.m_max_kg))]),
+        "e0_kwh": np.array([e0]),
+        "on_prev": np.array([on]),
+        "w_prev": np.array([w]),
+        "p_prev_kw": np.array([float(state.ely_p_stack_kw) if on else 0.0]),
+        "must_on": must_on,
+        "must_off": must_off,
+        "no_prod": no_prod,
+    }
+
+
+def set_initial_state(m: pyo.ConcreteModel, state: InitialState) -> None:
+    """Write the plant state at the horizon start into the model (see :func:`state_values`)."""
+    write_values(m, state_values(m, state))
 
 
 def initial_state_from_plant(plant: PlantParams) -> InitialState:

@@ -156,14 +156,15 @@ class PlantParams:
     p_export_max_kw: float | None = None
     gas_eur_per_kwh: float = 0.10
     co2_gas_g_per_kwh: float = 201.0
+    has_heat_demand: bool = False  # models get a heat balance (fuel-cell heat + gas boiler) only if True
     notes: dict[str, str] = field(default_factory=dict)
 
-    def with_(self, **changes: object) -> "PlantParams":
+    def with_(self, **changes: object) -> PlantParams:
         """Copy with some fields replaced (for tests and what-if studies)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, settings: OptSettings | None = None) -> "PlantParams":
+    def from_scenario(cls, scenario: Scenario, settings: OptSettings | None = None) -> PlantParams:
         """Take the optimiser's numbers from the physical models of ``scenario``.
 
         Parameters
@@ -235,7 +236,8 @@ class PlantParams:
         t = scenario.tariffs
         return cls(electrolyser=ely, tank=tank, fuel_cell=fc, battery=bat, p_import_max_kw=t.p_import_max_kw,
                    p_export_max_kw=t.p_export_max_kw, gas_eur_per_kwh=t.gas_eur_per_kwh,
-                   co2_gas_g_per_kwh=t.co2_gas_g_per_kwh, notes=notes)
+                   co2_gas_g_per_kwh=t.co2_gas_g_per_kwh, has_heat_demand=bool(scenario.heat_loads),
+                   notes=notes)
 
 
 def fuel_cell_curve_from_efficiency(p_rated_kw: float, load_fracs: npt.ArrayLike,

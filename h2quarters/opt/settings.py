@@ -57,6 +57,11 @@ class OptSettings(BaseModel):
     penalty_h2_vent_eur_per_kg: Annotated[float, Field(gt=0.0)] = Field(
         200.0, description="Penalty for hydrogen that must be vented because the tank is full (EUR/kg).")
 
+    battery_exclusive: Literal["binary", "lp"] = Field(
+        "binary", description="'binary' forbids simultaneous charge and discharge with a binary per step; 'lp' "
+                              "relaxes it (exact whenever stored energy never has negative value, i.e. "
+                              "non-negative prices; schedules are checked and a violation is reported).")
+
     # --- heat ------------------------------------------------------------------------------------------
     boiler_eta: Annotated[float, Field(gt=0.3, le=1.1)] = Field(
         0.92, description="Efficiency of the gas boiler that covers heat the fuel cell does not (heat/gas).")
@@ -77,7 +82,16 @@ class OptSettings(BaseModel):
                           "24 h; grows linearly from 0 at the first step.")
 
     # --- solver ----------------------------------------------------------------------------------------
-    mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = Field(1e-4, description="HiGHS relative MIP gap.")
+    mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        1e-4, description="HiGHS relative MIP gap for one-shot plans (day-ahead, annual).")
+    mpc_mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.01, description="HiGHS relative MIP gap for MPC re-plans (each plan is superseded a step later).")
+    mpc_time_limit_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
+        2.0, description="Wall-clock cap per MPC re-plan after the first (s). The previous plan, shifted, is "
+                         "given to HiGHS as a feasible start, so a capped re-plan still returns a plan at "
+                         "least that good (status 'time_limit_feasible').")
+    mpc_presolve: bool = Field(
+        True, description="HiGHS presolve in MPC re-plans (measured: on + warm start is fastest).")
     time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(300.0, description="HiGHS time limit (s).")
     threads: Annotated[int, Field(ge=1, le=64)] = Field(1, description="HiGHS threads.")
     handoff: Literal["matrix", "persistent"] = Field(
@@ -86,7 +100,7 @@ class OptSettings(BaseModel):
                              "Pyomo's persistent HiGHS interface (used by the MPC).")
 
     @model_validator(mode="after")
-    def _windows(self) -> "OptSettings":
+    def _windows(self) -> OptSettings:
         if self.annual_commit_h > self.annual_window_h:
             raise ValueError(f"annual_commit_h ({self.annual_commit_h}) must not exceed annual_window_h "
                              f"({self.annual_window_h})")

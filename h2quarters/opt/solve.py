@@ -135,13 +135,14 @@ class MatrixModel:
 
     def solve(self, model: pyo.ConcreteModel) -> SolveInfo:
         """Run HiGHS and load the primal solution into the Pyomo variables."""
+        run0 = float(self.h.getRunTime())
         t0 = time.perf_counter()
         self.h.run()
         t1 = time.perf_counter()
         status = _status(self.h)
         info = self.h.getInfo()
         out = SolveInfo(status=status, handoff_s=self.handoff_s, solve_s=t1 - t0,
-                        highs_run_s=float(self.h.getRunTime()), n_cols=len(self.columns), n_rows=self.n_rows,
+                        highs_run_s=float(self.h.getRunTime()) - run0, n_cols=len(self.columns), n_rows=self.n_rows,
                         n_int=self.n_int)
         if out.ok:
             x = self.h.getSolution().col_value
@@ -194,6 +195,8 @@ class PersistentHighs:
 
     def solve(self) -> SolveInfo:
         """Update changed Params in HiGHS, solve and load values."""
+        h = self.solver._solver_model
+        run0 = float(h.getRunTime()) if h is not None else 0.0
         t0 = time.perf_counter()
         res = self.solver.solve(self.model)
         t1 = time.perf_counter()
@@ -201,7 +204,7 @@ class PersistentHighs:
         status = _status(h)
         info = h.getInfo()
         out = SolveInfo(status=status, handoff_s=self.handoff_s if self.first else 0.0, solve_s=t1 - t0,
-                        highs_run_s=float(h.getRunTime()), n_cols=h.getNumCol(), n_rows=h.getNumRow())
+                        highs_run_s=float(h.getRunTime()) - run0, n_cols=h.getNumCol(), n_rows=h.getNumRow())
         self.first = False
         if out.ok:
             out.objective = float(info.objective_function_value)

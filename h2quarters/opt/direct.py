@@ -1,0 +1,222 @@
+"""Pyomo builds, highspy runs: a compiled model that is re-parameterised with numpy between solves.
+
+The dispatch model's mutable Params enter only constraint right-hand sides, objective coefficients and the
+objective constant — never the constraint matrix. Both are therefore affine in the Param values θ:
+``rhs(θ) = rhs₀ + B (θ − θ₀)`` and ``c(θ) = c₀ + C (θ − θ₀)``. :class:`DirectHighs` compiles the model once
+with Pyomo's ``LinearStandardFormCompiler``, finds ``B`` and ``C`` by compiling once more per Param
+component with all its values raised by one (each value of a component touches its own rows/columns —
+the row's or column's time index says which), hands the matrix to highspy once, and from then on a
+re-plan is a few numpy operations, ``changeRowsBounds``/``changeColsCost`` and ``run``.
+
+Between re-plans the previous solution, shifted by the number of steps executed, is offered to HiGHS as
+a starting incumbent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from h2quarters.opt.model import PARAM_NAMES, write_values
+from h2quarters.opt.results import VAR_ST, VAR_ST1
+from h2quarters.opt.settings import OptSettings
+from h2quarters.opt.solve import SolveInfo, _highs_options, _status
+
+_INF = highspy.kHighsInf
+
+
+def _compile(m: pyo.ConcreteModel):
+    return LinearStandardFormCompiler().write(m, mixed_form=True)
+
+
+def _current_values(m: pyo.ConcreteModel, name: str) -> np.ndarray:
+    comp = getattr(m, name)
+    if comp.is_indexed():
+        return np.fromiter((pyo.value(v) for v in comp.values()), float, len(comp))
+    return np.array([pyo.value(comp)])
+
+
+def _param_key(comp: pyo.Param, idx: object) -> object:
+    """Which value of Param ``comp`` a row/column with index ``idx`` (s, t, …) depends on."""
+    if not comp.is_indexed():
+        return None
+    if comp.dim() == 2:  # (s, t)
+        return (idx[0], idx[1])
+    return idx[1] if isinstance(idx, tuple) else idx
+
+
+class DirectHighs:
+    """A dispatch model compiled to a live highspy instance, updated through numpy.
+
+    Parameters
+    ----------
+    m : ConcreteModel
+        From :func:`h2quarters.opt.model.build_model`, with *some* Param values set (they are the base
+        point θ₀; any values work because the dependence is affine).
+    settings : OptSettings
+        Gap, time limit, threads.
+    """
+
+    def __init__(self, m: pyo.ConcreteModel, settings: OptSettings) -> None:
+        t0 = time.perf_counter()
+        self.m = m
+        self.n = m.n_steps
+        sf = _compile(m)
+        self.columns = sf.columns
+        self.col_pos = {id(v): j for j, v in enumerate(sf.columns)}
+        ncol, nrow = len(sf.columns), sf.A.shape[0]
+        self.sense = np.fromiter((r[1] for r in sf.rows), int, nrow)
+        self.rhs0 = np.asarray(sf.rhs, float)
+        self.c0 = np.asarray(sf.c.todense(), float).ravel()
+        self.off0 = float(sf.c_offset[0])
+        self.theta0 = {name: _current_values(m, name) for name in PARAM_NAMES}
+        self.maps: dict[str, tuple] = {}
+        for name in PARAM_NAMES:
+            comp = getattr(m, name)
+            pos = {k: i for i, k in enumerate(comp.keys())} if comp.is_indexed() else {None: 0}
+            write_values(m, {name: self.theta0[name] + 1.0})
+            sf1 = _compile(m)
+            write_values(m, {name: self.theta0[name]})
+            if len(sf1.rows) != nrow:
+                raise RuntimeError(f"row set changed when perturbing Param {name}")
+            d_rhs = np.asarray(sf1.rhs, float) - self.rhs0
+            rows = np.flatnonzero(np.abs(d_rhs) > 1e-12)
+            r_p = np.fromiter((pos[_param_key(comp, sf.rows[r][0].index())] for r in rows), int, len(rows))
+            d_c = np.asarray(sf1.c.todense(), float).ravel() - self.c0
+            cols = np.flatnonzero(np.abs(d_c) > 1e-12)
+            c_p = np.fromiter((pos[_param_key(comp, sf.columns[j].index())] for j in cols), int, len(cols))
+            d_off = float(sf1.c_offset[0]) - self.off0
+            if comp.is_indexed() and abs(d_off) > 1e-12:
+                raise RuntimeError(f"indexed Param {name} enters the objective constant; not supported")
+            self.maps[name] = (rows, d_rhs[rows], r_p, cols, d_c[cols], c_p, d_off)
+        self.param_rows = np.unique(np.concatenate([v[0] for v in self.maps.values()])).astype(np.int32)
+        self.param_cols = np.unique(np.concatenate([v[3] for v in self.maps.values()])).astype(np.int32)
+
+        a = sf.A.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = ncol, nrow
+        lp.col_cost_ = self.c0
+        lp.col_lower_ = np.fromiter((-_INF if v.lb is None else v.lb for v in sf.columns), float, ncol)
+        lp.col_upper_ = np.fromiter((_INF if v.ub is None else v.ub for v in sf.columns), float, ncol)
+        lp.row_lower_ = np.where(self.sense == 1, -_INF, self.rhs0)
+        lp.row_upper_ = np.where(self.sense == -1, _INF, self.rhs0)
+        lp.offset_ = self.off0
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ncol, nrow
+        integ = np.fromiter((v.is_integer() for v in sf.columns), bool, ncol)
+        self.n_int = int(integ.sum())
+        if self.n_int:
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in integ]
+        self.h = highspy.Highs()
+        _highs_options(self.h, settings)
+        self.h.passModel(lp)
+        self._x: np.ndarray | None = None
+        self._shift_cache: dict[int, np.ndarray] = {}
+        self._positions = self._var_positions()
+        self.setup_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------------------------------------
+    def _var_positions(self) -> dict[str, np.ndarray]:
+        """Column of every reported variable of scenario 0 (−1 where Pyomo dropped an unused variable)."""
+        m, n = self.m, self.n
+        pos = {}
+        get = lambda v: self.col_pos.get(id(v), -1)
+        for name in VAR_ST:
+            if hasattr(m, name):
+                var = getattr(m, name)
+                pos[name] = np.array([get(var[0, t]) for t in range(n)])
+        for name, kset in (("dl", "K"), ("dfc", "KF")):
+            if hasattr(m, name):
+                var = getattr(m, name)
+                pos[name] = np.array([[get(var[0, t, k]) for k in getattr(m, kset)] for t in range(n)])
+        for name in VAR_ST1:
+            if hasattr(m, name):
+                var = getattr(m, name)
+                pos[name] = np.array([get(var[0, t + 1]) for t in range(n)])
+        return pos
+
+    def _shift(self, k: int) -> np.ndarray:
+        """Column permutation that moves a solution ``k`` steps earlier (last step repeated)."""
+        if k not in self._shift_cache:
+            src = np.arange(len(self.columns))
+            for j, v in enumerate(self.columns):
+                idx = v.index()
+                if isinstance(idx, tuple) and len(idx) >= 2 and isinstance(idx[1], int):
+                    comp = v.parent_component()
+                    t_max = self.n if comp.name in VAR_ST1 else self.n - 1
+                    t_new = min(idx[1] + k, t_max)
+                    target = comp[(idx[0], t_new) + tuple(idx[2:])]
+                    src[j] = self.col_pos.get(id(target), j)
+            self._shift_cache[k] = src
+        return self._shift_cache[k]
+
+    def update(self, values: dict[str, np.ndarray]) -> None:
+        """Apply new Param values (flat arrays in each Param's index order, as from ``input_values``)."""
+        rhs = self.rhs0.copy()
+        c = self.c0.copy()
+        off = self.off0
+        for name, (rows, d_rhs, r_p, cols, d_c, c_p, d_off) in self.maps.items():
+            if name not in values:
+                continue
+            delta = np.asarray(values[name], float) - self.theta0[name]
+            rhs[rows] += d_rhs * delta[r_p]
+            c[cols] += d_c * delta[c_p]
+            off += d_off * float(delta[0]) if d_off else 0.0
+        self.theta0 = {**self.theta0, **{k: np.asarray(v, float) for k, v in values.items() if k in self.maps}}
+        self.rhs0, self.c0, self.off0 = rhs, c, off
+        r = self.param_rows
+        sense = self.sense[r]
+        self.h.changeRowsBounds(len(r), r, np.where(sense == 1, -_INF, rhs[r]), np.where(sense == -1, _INF, rhs[r]))
+        self.h.changeColsCost(len(self.param_cols), self.param_cols, c[self.param_cols])
+        self.h.changeObjectiveOffset(off)
+
+    def solve(self, warm_shift: int | None = None, time_limit_s: float | None = None) -> SolveInfo:
+        """Run HiGHS (optionally from the previous solution shifted by ``warm_shift`` steps).
+
+        ``time_limit_s`` caps this run (the instance's own limit applies otherwise).
+        """
+        if time_limit_s is not None:
+            self.h.setOptionValue("time_limit", float(time_limit_s))
+        if warm_shift is not None and self._x is not None and self.n_int:
+            sol = highspy.HighsSolution()
+            sol.col_value = self._x[self._shift(warm_shift)]
+            sol.value_valid = True
+            self.h.setSolution(sol)
+        run0 = float(self.h.getRunTime())
+        t0 = time.perf_counter()
+        self.h.run()
+        t1 = time.perf_counter()
+        out = SolveInfo(status=_status(self.h), solve_s=t1 - t0, highs_run_s=float(self.h.getRunTime()) - run0,
+                        n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int)
+        if out.ok:
+            info = self.h.getInfo()
+            self._x = np.asarray(self.h.getSolution().col_value, float)
+            out.objective = float(info.objective_function_value)
+            out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
+            out.bound = float(info.mip_dual_bound) if self.n_int else out.objective
+        return out
+
+    def arrays(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Primal arrays of scenario 0 in the layout of :func:`h2quarters.opt.results.model_arrays`."""
+        x = np.concatenate([self._x, [0.0]])  # position −1 → 0.0 for dropped variables
+        out = {name: x[p] for name, p in self._positions.items()}
+        n = self.n
+        out["pv_kw"] = np.asarray(values["pv_kw"], float)[:n]
+        for name in ("load_kw", "heat_kw", "h2_demand_kg", "co2_g_per_kwh"):
+            out[name] = np.asarray(values[name], float)
+        out["price_import"] = np.asarray(values["price_import"], float)
+        out["price_export"] = np.asarray(values["price_export"], float)
+        return out
+
+    def load_into_pyomo(self) -> None:
+        """Copy the last solution into the Pyomo variables (for summaries via Pyomo expressions)."""
+        for v, val in zip(self.columns, self._x):
+            v.set_value(float(val), skip_validation=True)

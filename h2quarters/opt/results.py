@@ -1,0 +1,215 @@
+"""Solved models as labelled tables, and infeasibility explained in words.
+
+The schedule is recomputed from the primal values with numpy (curve chords, efficiencies), so that the
+balances checked on it are an independent check of the model's constraints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from h2quarters.models.constants import LHV_H2_KWH_PER_KG
+from h2quarters.opt.model import ELY_OFF, ELY_ON, ELY_STANDBY, ELY_STARTING, steps_of
+from h2quarters.opt.plant import PlantParams
+
+SLACK_TOL = 1e-6
+
+
+VAR_ST = ("on", "sb", "cs", "lam", "fc_on", "q_boil", "p_ch", "p_dis", "p_imp", "p_exp", "p_cur",
+          "u_h2", "vent", "u_load")
+VAR_ST1 = ("m_tank", "e_bat")
+PARAM_T = ("load_kw", "heat_kw", "price_import", "price_export", "co2_g_per_kwh", "h2_demand_kg")
+
+
+def model_arrays(m: pyo.ConcreteModel, scenario: int = 0) -> dict[str, np.ndarray]:
+    """Primal values of one scenario as arrays: ``(n,)`` per step, ``(n, k)`` per segment, and for tank and
+    battery the state at the *end* of each step; plus the time-series Params."""
+    n, s = m.n_steps, scenario
+    out: dict[str, np.ndarray] = {}
+    for name in VAR_ST:
+        if hasattr(m, name):
+            var = getattr(m, name)
+            out[name] = np.fromiter((var[s, t].value or 0.0 for t in range(n)), float, n)
+    for name, kset in (("dl", "K"), ("dfc", "KF")):
+        if hasattr(m, name):
+            var = getattr(m, name)
+            k = len(getattr(m, kset))
+            out[name] = np.array([[var[s, t, j].value or 0.0 for j in range(k)] for t in range(n)], float)
+    for name in VAR_ST1:
+        if hasattr(m, name):
+            var = getattr(m, name)
+            out[name] = np.fromiter((var[s, t + 1].value for t in range(n)), float, n)
+    out["pv_kw"] = np.fromiter((pyo.value(m.pv_kw[s, t]) for t in range(n)), float, n)
+    for name in PARAM_T:
+        p = getattr(m, name)
+        out[name] = np.fromiter((pyo.value(p[t]) for t in range(n)), float, n)
+    return out
+
+
+def schedule_frame(m: pyo.ConcreteModel, index: pd.DatetimeIndex, scenario: int = 0) -> pd.DataFrame:
+    """The solved schedule of one PV scenario as a DataFrame (rows = steps, units in column names).
+
+    Parameters
+    ----------
+    m : ConcreteModel
+        A solved model from :func:`h2quarters.opt.model.build_model`.
+    index : DatetimeIndex
+        Left-labelled step times (length ``m.n_steps``).
+    scenario : int
+        Which PV scenario to report (0 for deterministic models).
+
+    Returns
+    -------
+    DataFrame
+        Inputs (``pv_kw``, ``load_kw`` …) and every decision and state; energies per step in kWh/kg,
+        powers as step means in kW, tank and battery at the *end* of each step.
+    """
+    if len(index) != m.n_steps:
+        raise ValueError(f"index has {len(index)} entries, model has {m.n_steps} steps")
+    return schedule_from_arrays(model_arrays(m, scenario), m.plant, m.settings, m.dt_h, index)
+
+
+def schedule_from_arrays(a: dict[str, np.ndarray], plant: PlantParams, settings, dt: float,
+                         index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Build the schedule table from primal arrays (see :func:`model_arrays`)."""
+    ely, tank, fc, bat = plant.electrolyser, plant.tank, plant.fuel_cell, plant.battery
+    n = len(index)
+    zeros = np.zeros(n)
+    df = pd.DataFrame(index=index)
+    df["pv_kw"] = a["pv_kw"]
+    df["load_kw"] = a["load_kw"]
+    df["heat_kw"] = a["heat_kw"]
+    df["import_eur_per_kwh"] = a["price_import"]
+    df["feed_in_eur_per_kwh"] = a["price_export"]
+    df["co2_g_per_kwh"] = a["co2_g_per_kwh"]
+    df["h2_demand_kg"] = a["h2_demand_kg"]
+
+    on = np.round(a["on"])
+    sb = np.round(a["sb"])
+    cs = np.round(a["cs"])
+    lam = a.get("lam", zeros)
+    z = on - lam
+    p_st = ely.p_min_kw * z + a["dl"].sum(axis=1)
+    h2_rate = ely.curve.y[0] * z + a["dl"] @ ely.curve.slopes
+    # energised but not producing within the start-up delay after a cold start: STARTING
+    k_delay = steps_of(ely.startup_h, dt)
+    recent = np.convolve(cs, np.ones(max(k_delay, 1)))[:n] > 0.5 if k_delay else np.zeros(n, bool)
+    state = np.where(on > 0.5, ELY_ON, np.where(sb > 0.5, ELY_STANDBY, ELY_OFF))
+    state = np.where((state == ELY_STANDBY) & recent, ELY_STARTING, state)
+    df["ely_state"] = state.astype(int)
+    df["ely_cold_start"] = cs.astype(int)
+    df["ely_producing_frac"] = z
+    df["ely_p_stack_kw"] = p_st
+    df["ely_p_el_kw"] = p_st + ely.p_bop_kw * on + ely.p_standby_kw * sb
+    df["ely_h2_kg"] = h2_rate * dt
+    df["compressor_p_kw"] = tank.w_comp_kwh_per_kg * h2_rate
+    if fc is not None:
+        fc_on = np.round(a["fc_on"])
+        fc_rate = fc.curve.y[0] * fc_on + a["dfc"] @ fc.curve.slopes
+        df["fc_on"] = fc_on.astype(int)
+        df["fc_p_kw"] = fc.p_min_kw * fc_on + a["dfc"].sum(axis=1)
+        df["fc_h2_kg"] = fc_rate * dt
+        df["fc_heat_kw"] = fc.heat_frac_of_h2 * LHV_H2_KWH_PER_KG * fc_rate
+    else:
+        df["fc_on"] = 0
+        df["fc_p_kw"] = 0.0
+        df["fc_h2_kg"] = 0.0
+        df["fc_heat_kw"] = 0.0
+    df["boiler_heat_kw"] = a.get("q_boil", zeros)
+    if bat is not None:
+        df["battery_p_charge_kw"] = a["p_ch"]
+        df["battery_p_discharge_kw"] = a["p_dis"]
+        df["battery_e_end_kwh"] = a["e_bat"]
+    else:
+        df["battery_p_charge_kw"] = 0.0
+        df["battery_p_discharge_kw"] = 0.0
+        df["battery_e_end_kwh"] = 0.0
+    df["tank_m_end_kg"] = a["m_tank"]
+    df["grid_import_kw"] = a["p_imp"]
+    df["grid_export_kw"] = a["p_exp"]
+    df["pv_curtailed_kw"] = a["p_cur"]
+    df["h2_unmet_kg"] = a["u_h2"]
+    df["h2_vented_kg"] = a["vent"]
+    df["load_unmet_kw"] = a.get("u_load", zeros)
+    gas = df["boiler_heat_kw"] / settings.boiler_eta
+    df["cost_eur"] = dt * (df["import_eur_per_kwh"] * df["grid_import_kw"]
+                           - df["feed_in_eur_per_kwh"] * df["grid_export_kw"] + plant.gas_eur_per_kwh * gas)
+    df["co2_kg"] = dt * (df["co2_g_per_kwh"] * df["grid_import_kw"] + plant.co2_gas_g_per_kwh * gas) * 1e-3
+    return df
+
+
+def summary_dict(m: pyo.ConcreteModel, schedule: pd.DataFrame, scenario: int = 0) -> dict:
+    """Objective and its parts, key totals and the curve approximation errors of a solved model."""
+    plant: PlantParams = m.plant
+    s = scenario
+    return {
+        "objective": float(pyo.value(m.obj)),
+        "objective_kind": m.settings.objective,
+        "energy_cost_eur": float(pyo.value(m.energy_cost_eur[s])),
+        "startup_cost_eur": float(pyo.value(m.startup_cost_eur[s])),
+        "terminal_value_eur": float(pyo.value(m.terminal_value_eur[s])),
+        "penalty_eur": float(pyo.value(m.penalty_eur[s])),
+        "co2_kg": float(pyo.value(m.co2_kg[s])),
+        "n_cold_starts": int(schedule["ely_cold_start"].sum()),
+        "h2_produced_kg": float(schedule["ely_h2_kg"].sum()),
+        "h2_to_fuel_cell_kg": float(schedule["fc_h2_kg"].sum()),
+        "h2_delivered_kg": float((schedule["h2_demand_kg"] - schedule["h2_unmet_kg"]).sum()),
+        "grid_import_kwh": float(schedule["grid_import_kw"].sum() * m.dt_h),
+        "grid_export_kwh": float(schedule["grid_export_kw"].sum() * m.dt_h),
+        "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
+        "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
+        "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,
+        "notes": dict(plant.notes),
+    }
+
+
+def explain(schedule: pd.DataFrame, plant: PlantParams, dt_h: float) -> list[str]:
+    """Sentences naming every requirement the optimum could not meet (non-zero penalised slacks).
+
+    Parameters
+    ----------
+    schedule : DataFrame
+        From :func:`schedule_frame`.
+    plant : PlantParams
+        The plant (for limits quoted in the sentences).
+    dt_h : float
+        Step length in hours.
+
+    Returns
+    -------
+    list of str
+        Empty when every requirement is met.
+    """
+    msgs: list[str] = []
+    day = schedule.index.tz_convert(schedule.index.tz).normalize() if schedule.index.tz else schedule.index.normalize()
+    ely = plant.electrolyser
+    max_kg_per_day = float(ely.curve.y[-1]) * 24.0
+    by_day = schedule.groupby(day)
+    for d, g in by_day:
+        unmet = float(g["h2_unmet_kg"].sum())
+        if unmet > SLACK_TOL * max(1.0, float(g["h2_demand_kg"].sum())) and unmet > 1e-5:
+            demand = float(g["h2_demand_kg"].sum())
+            msgs.append(
+                f"hydrogen demand of {demand:.3f} kg on {d.date()} exceeds what electrolyser and tank can "
+                f"supply by {unmet:.3f} kg (electrolyser at most {float(ely.curve.y[-1]):.4f} kg/h = "
+                f"{max_kg_per_day:.3f} kg/day; usable tank {plant.tank.m_max_kg - plant.tank.m_min_kg:.3f} kg)")
+        vent = float(g["h2_vented_kg"].sum())
+        if vent > 1e-5:
+            msgs.append(
+                f"on {d.date()} {vent:.3f} kg of hydrogen would have to be vented: the tank is full "
+                f"({plant.tank.m_max_kg:.3f} kg) while the electrolyser is held on (minimum up time or state "
+                f"handed over from the plant)")
+        lu = float(g["load_unmet_kw"].sum() * dt_h)
+        if lu > 1e-4:
+            load = float(g["load_kw"].sum() * dt_h)
+            lim = "unlimited" if plant.p_import_max_kw is None else f"{plant.p_import_max_kw:g} kW"
+            msgs.append(
+                f"electrical load of {load:.2f} kWh on {d.date()} exceeds what grid import (limit {lim}), PV, "
+                f"battery and fuel cell can supply by {lu:.2f} kWh")
+    return msgs
+
+
+class InfeasibleRequest(RuntimeError):
+    """Raised when the optimum needs penalised slacks; the message says which requirement fails."""

@@ -1,0 +1,127 @@
+"""``h2q quarter``: simulate the Wesertor quarter and run variant studies on Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from h2quarters.cli import app
+
+quarter_app = typer.Typer(help="The quarter (Wesertor): annual simulation with grid check, variant studies.",
+                          no_args_is_help=True)
+app.add_typer(quarter_app, name="quarter")
+
+
+def _load(path: Path, year: int | None):
+    from h2quarters.quarter.config import load_quarter
+
+    try:
+        q = load_quarter(path)
+        if year is not None:
+            q.year = year
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return q
+
+
+@quarter_app.command("simulate")
+def simulate_cmd(
+    quarter: Annotated[Path, typer.Argument(help="Quarter directory (with quarter.yaml) or YAML file.")],
+    year: Annotated[int | None, typer.Option(help="Calendar year; default the quarter's.")] = None,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/quarter"),
+    start: Annotated[str | None, typer.Option(help="Start of a sub-period (e.g. 2025-06-01).")] = None,
+    end: Annotated[str | None, typer.Option(help="End of a sub-period (exclusive).")] = None,
+    dispatch: Annotated[str | None, typer.Option(help="optimiser (rolling horizon) or rule (fallback).")] = None,
+    vary: Annotated[list[str] | None, typer.Option(help="One variant: name=value (pv_kwp, electrolyser_kw, "
+                                                         "tank_kg); repeatable.")] = None,
+    check_steps: Annotated[int, typer.Option(help="Steps re-solved with pandapower runpp as a check.")] = 24,
+    report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
+) -> None:
+    """Simulate the quarter for a year: dispatch, backup, supply chain, power flow every step; write
+    time series, grid results, kpis.json and report.html to OUT."""
+    if dispatch is not None and dispatch not in ("optimiser", "rule"):
+        typer.echo(f"--dispatch: value '{dispatch}' not allowed; choose optimiser or rule", err=True)
+        raise typer.Exit(2)
+    q = _load(quarter, year)
+    from h2quarters.quarter.h2site import check_overrides
+    from h2quarters.quarter.report import render_report
+    from h2quarters.quarter.simulate import save_result, simulate_quarter
+
+    overrides: dict[str, float] = {}
+    try:
+        for item in vary or []:
+            if "=" not in item:
+                raise ValueError(f"--vary '{item}': expected name=value")
+            k, v = item.split("=", 1)
+            overrides[k.strip()] = float(v)
+        overrides = check_overrides(overrides)
+        res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
+                               check_steps=check_steps)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    paths = save_result(res, out)
+    if report:
+        paths["report"] = render_report(res, out / "report.html")
+    k = res.kpis
+    typer.echo(json.dumps({key: k.get(key) for key in (
+        "h2_produced_kg", "h2_delivered_to_stz_kg", "h2system_self_sufficiency", "stz_share_met_by_h2",
+        "co2_avoided_kg_per_a", "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "stz_cost_eur_per_kwh",
+        "grid_v_min_pu", "grid_line_loading_max_pct", "grid_trafo_loading_max_pct", "grid_steps_with_violation")},
+        indent=1))
+    typer.echo(f"fast power flow vs runpp: max |dV| = {res.check.get('max_abs_dvm_pu')} p.u.; "
+               f"runtime {res.timings_s.get('total_s', 0):.1f} s")
+    for name, p in paths.items():
+        typer.echo(f"{name}: {p}")
+
+
+@quarter_app.command("study")
+def study_cmd(
+    quarter: Annotated[Path, typer.Argument(help="Quarter directory (with quarter.yaml) or YAML file.")],
+    vary: Annotated[list[str], typer.Option(help="name=v1,v2,... or name=start:stop:n; repeatable "
+                                                  "(pv_kwp, electrolyser_kw, tank_kg).")],
+    out: Annotated[Path, typer.Option(help="Output directory (resumable).")] = Path("out/study"),
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler; default a "
+                                                        "LocalCluster.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes of the local cluster.")] = 2,
+    year: Annotated[int | None, typer.Option(help="Calendar year; default the quarter's.")] = None,
+    start: Annotated[str | None, typer.Option(help="Start of a sub-period.")] = None,
+    end: Annotated[str | None, typer.Option(help="End of a sub-period (exclusive).")] = None,
+    dispatch: Annotated[str | None, typer.Option(help="optimiser or rule.")] = None,
+    powerflow: Annotated[bool, typer.Option(help="Include the yearly power flows.")] = True,
+    report: Annotated[bool, typer.Option(help="Simulate the best Pareto variant again and write report.html "
+                                              "with the comparison.")] = True,
+) -> None:
+    """Simulate every combination of the varied sizes on Dask; write the comparison table, the Pareto set
+    (LCOH, self-sufficiency, CO2 avoided) and a report."""
+    if year is not None:
+        typer.echo("--year: studies run on the quarter file's year; edit 'year' there", err=True)
+        raise typer.Exit(2)
+    _load(quarter, None)
+    from h2quarters.quarter.study import parse_vary, run_study
+
+    try:
+        values = parse_vary(vary)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    res = run_study(quarter, values, out, scheduler=scheduler, n_workers=workers, start=start, end=end,
+                    dispatch=dispatch, powerflow=powerflow)
+    cols = ["variant", "lcoh_eur_per_kg", "h2system_self_sufficiency", "co2_avoided_kg_per_a",
+            "grid_steps_with_violation", "pareto"]
+    typer.echo(res.table[cols].to_string(index=False))
+    typer.echo(f"{len(res.table)} variants ({res.n_run} run, {res.n_resumed} resumed) on {res.scheduler}; "
+               f"table: {out / 'study_table.csv'}")
+    if report:
+        from h2quarters.quarter.report import render_report
+        from h2quarters.quarter.simulate import simulate_quarter
+
+        best = res.table[res.table.pareto].sort_values("lcoh_eur_per_kg").iloc[0]
+        ov = {k: float(best[k]) for k in values}
+        sim = simulate_quarter(quarter, overrides=ov, start=start, end=end, dispatch=dispatch)
+        p = render_report(sim, out / "report.html", study_table=res.table)
+        typer.echo(f"report: {p} (variant {best['variant']})")

@@ -1,0 +1,145 @@
+"""The quarter's buildings as a table, and their electricity, heat and PV per time step.
+
+Named buildings (school, Stadtteilzentrum) come from the quarter file; residential blocks take every remaining
+connection point of the source grid, their types placed by a deterministic largest-remainder sequence so that
+type shares hold along every feeder, and roof PV on every ``1/pv_adoption``-th block of a type.
+
+Profiles are computed once per kind and scaled (BDEW profiles are linear in annual energy; PV is linear in
+kWp), so 100+ buildings cost about as much as a handful.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from h2quarters.config.scenario import ElectricalLoad, HeatLoad, PVArray
+from h2quarters.models.loads import electrical_load_kw, heat_load_kw
+from h2quarters.models.pv import site_pv_kw
+from h2quarters.quarter.config import Quarter
+
+
+@dataclass(frozen=True)
+class BuildingSpec:
+    """One building of the quarter, flattened for bulk computation."""
+
+    name: str
+    role: str
+    kind: str
+    bus: str
+    cos_phi: float
+    e_kwh_per_a: float
+    heat_kwh_per_a: float
+    pv_kwp: float
+    households: int = 0
+
+
+def _interleave(shares: list[float], n: int) -> list[int]:
+    """Type index for ``n`` slots so that every prefix follows ``shares`` as closely as possible."""
+    w = np.asarray(shares, float) / float(np.sum(shares))
+    counts = np.zeros(len(w))
+    out = []
+    for k in range(1, n + 1):
+        j = int(np.argmax(w * k - counts))
+        counts[j] += 1
+        out.append(j)
+    return out
+
+
+def building_table(q: Quarter, connection_buses: list[str]) -> list[BuildingSpec]:
+    """All buildings: the named ones, then one residential block per remaining grid connection.
+
+    Parameters
+    ----------
+    q : Quarter
+        The quarter configuration.
+    connection_buses : list of str
+        Bus name of every connection point of the source grid (see
+        :func:`h2quarters.quarter.grid.connection_buses`).
+    """
+    specs: list[BuildingSpec] = []
+    free = list(connection_buses)
+    for b in q.buildings:
+        if b.bus in free:
+            free.remove(b.bus)  # the named building takes one of the grid's connection points at its bus
+        specs.append(BuildingSpec(
+            name=b.name, role=b.role, kind=b.role, bus=b.bus, cos_phi=b.cos_phi,
+            e_kwh_per_a=sum(el.e_kwh_per_a or 0.0 for el in b.electrical_loads),
+            heat_kwh_per_a=sum(h.e_kwh_per_a for h in b.heat_loads), pv_kwp=b.pv_kwp))
+    types = q.residential.types
+    order = _interleave([t.share for t in types], len(free))
+    seen = np.zeros(len(types), int)
+    for k, (bus, j) in enumerate(zip(free, order)):
+        t = types[j]
+        seen[j] += 1
+        # PV on the blocks where the running adoption count steps up (1 in 1/adoption)
+        has_pv = np.floor(seen[j] * t.pv_adoption + 1e-9) > np.floor((seen[j] - 1) * t.pv_adoption + 1e-9)
+        specs.append(BuildingSpec(
+            name=f"{t.name}-{k + 1:03d}", role="residential", kind=t.name, bus=bus, cos_phi=t.cos_phi,
+            e_kwh_per_a=t.households * t.e_kwh_per_household_a,
+            heat_kwh_per_a=t.heated_area_m2 * t.heat_kwh_per_m2_a, pv_kwp=t.roof_pv_kwp if has_pv else 0.0,
+            households=t.households))
+    return specs
+
+
+@dataclass
+class BuildingProfiles:
+    """Per-step power of every building (columns in :func:`building_table` order), kW."""
+
+    index: pd.DatetimeIndex
+    names: list[str]
+    load_kw: np.ndarray
+    heat_kw: np.ndarray
+    pv_kw: np.ndarray
+    t_air_c: np.ndarray
+
+    def frame(self, what: str) -> pd.DataFrame:
+        """One of ``load_kw``, ``heat_kw``, ``pv_kw`` as a labelled DataFrame."""
+        return pd.DataFrame(getattr(self, what), index=self.index, columns=self.names)
+
+
+def building_profiles(q: Quarter, specs: list[BuildingSpec], index: pd.DatetimeIndex,
+                      weather: pd.DataFrame) -> BuildingProfiles:
+    """Electricity (BDEW), heat (BDEW, temperature driven) and roof PV (pvlib) of every building.
+
+    Parameters
+    ----------
+    q : Quarter
+        Configuration (named buildings' load definitions, residential types, PV orientation).
+    specs : list of BuildingSpec
+        From :func:`building_table`.
+    index : DatetimeIndex
+        A whole calendar year, tz-aware, hourly or 15-min.
+    weather : DataFrame
+        Weather on ``index`` (``t_air_c`` and the irradiance columns pvlib needs).
+    """
+    n, m = len(index), len(specs)
+    load = np.zeros((n, m))
+    heat = np.zeros((n, m))
+    pv = np.zeros((n, m))
+    named = {b.name: b for b in q.buildings}
+    t_air = weather["t_air_c"]
+    unit_pv = site_pv_kw(weather, [PVArray(name="unit", p_kwp=1.0, tilt_deg=q.residential.pv_tilt_deg,
+                                           azimuth_deg=q.residential.pv_azimuth_deg)], q.location).to_numpy()
+    h25 = electrical_load_kw(ElectricalLoad(name="h25", profile="H25", e_kwh_per_a=1.0), index).to_numpy()
+    heat_unit: dict[int, np.ndarray] = {}
+    for j, s in enumerate(specs):
+        if s.role in ("school", "stz"):
+            b = named[s.name]
+            for el in b.electrical_loads:
+                load[:, j] += electrical_load_kw(el, index).to_numpy()
+            for hl in b.heat_loads:
+                heat[:, j] += heat_load_kw(hl, t_air).to_numpy()
+        else:
+            t = next(t for t in q.residential.types if t.name == s.kind)
+            load[:, j] = h25 * s.e_kwh_per_a
+            if t.building_class not in heat_unit:
+                heat_unit[t.building_class] = heat_load_kw(
+                    HeatLoad(name="mfh", shlp_type="MFH", e_kwh_per_a=1.0, building_class=t.building_class),
+                    t_air).to_numpy()
+            heat[:, j] = heat_unit[t.building_class] * s.heat_kwh_per_a
+        pv[:, j] = unit_pv * s.pv_kwp
+    return BuildingProfiles(index=index, names=[s.name for s in specs], load_kw=load, heat_kw=heat, pv_kw=pv,
+                            t_air_c=t_air.to_numpy(float))

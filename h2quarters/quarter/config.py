@@ -1,0 +1,256 @@
+"""Pydantic models of a quarter (Wesertor): buildings on a low-voltage grid, the school's hydrogen system,
+the hydrogen supply chain to the Stadtteilzentrum and its fuel-cell CHP with backup.
+
+The hydrogen equipment itself (school PV, electrolyser, tank, compressor, the Stadtteilzentrum's fuel cell,
+tariffs and costs) is an ordinary site :class:`~h2quarters.config.scenario.Scenario` in its own YAML file,
+referenced by ``hydrogen_site``; this module adds what only a quarter has. Units are in the field names;
+unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from h2quarters.config.scenario import (
+    ComponentCost,
+    ElectricalLoad,
+    HeatLoad,
+    Location,
+    Strict,
+    Weather,
+)
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+
+
+class Building(Strict):
+    """One named building connected to a bus of the low-voltage grid.
+
+    Attributes
+    ----------
+    role : {"school", "stz", "other"}
+        ``school`` hosts the electrolyser/tank/compressor and the hydrogen site's PV; ``stz`` hosts the fuel-cell
+        CHP and its backup; ``other`` is a plain consumer.
+    bus : str
+        Name of the grid bus (``net.bus.name``) the building is connected to.
+    cos_phi : float
+        Power factor of the building's consumption (inductive).
+    """
+
+    name: str
+    role: Literal["school", "stz", "other"] = "other"
+    bus: str
+    electrical_loads: list[ElectricalLoad] = []  # noqa: RUF012 (pydantic copies defaults)
+    heat_loads: list[HeatLoad] = []  # noqa: RUF012
+    pv_kwp: NonNegFloat = 0.0
+    cos_phi: Annotated[float, Field(gt=0.5, le=1.0)] = 0.95
+
+
+class ResidentialType(Strict):
+    """A residential block type: households with the BDEW 2025 household profile, MFH heat, roof PV.
+
+    ``share`` weights how often the type is placed on the grid's connection points.
+    """
+
+    name: str
+    share: PositiveFloat
+    households: Annotated[int, Field(ge=1, le=200)]
+    e_kwh_per_household_a: Annotated[float, Field(gt=0.0, le=20_000.0)]
+    heated_area_m2: Annotated[float, Field(gt=0.0, le=50_000.0)]
+    heat_kwh_per_m2_a: Annotated[float, Field(gt=0.0, le=500.0)]
+    building_class: Annotated[int, Field(ge=0, le=11)] = 0
+    roof_pv_kwp: NonNegFloat = 0.0
+    pv_adoption: Fraction = 0.0
+    cos_phi: Annotated[float, Field(gt=0.5, le=1.0)] = 0.97
+
+
+class Residential(Strict):
+    """Residential blocks: one block on every connection point of the source grid not taken by a named building."""
+
+    placement: Literal["grid_connections"] = "grid_connections"
+    types: list[ResidentialType]
+    pv_tilt_deg: Annotated[float, Field(ge=0.0, le=90.0)] = 30.0
+    pv_azimuth_deg: Annotated[float, Field(ge=0.0, le=360.0)] = 180.0
+
+    @model_validator(mode="after")
+    def _types(self) -> Residential:
+        if not self.types:
+            raise ValueError("residential.types needs at least one block type")
+        return self
+
+
+class Grid(Strict):
+    """The low-voltage grid: a SimBench code (topology, lines, transformer) whose loads are replaced."""
+
+    source: Literal["simbench"] = "simbench"
+    code: str = "1-LV-urban6--0-sw"
+    v_min_pu: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.90
+    v_max_pu: Annotated[float, Field(gt=1.0, lt=1.5)] = 1.10
+    loading_max_pct: Annotated[float, Field(gt=0.0, le=200.0)] = 100.0
+    ext_grid_vm_pu: Annotated[float, Field(gt=0.8, lt=1.2)] | None = None
+
+
+class Trailer(Strict):
+    """Road delivery of hydrogen bundles from the school to the Stadtteilzentrum."""
+
+    distance_km: PositiveFloat
+    payload_kg: PositiveFloat
+    stz_buffer_kg: PositiveFloat
+    vehicle_kwh_per_km: PositiveFloat
+    vehicle_co2_g_per_kwh: NonNegFloat = 0.0
+    handling_h_per_trip: NonNegFloat
+    labour_eur_per_h: NonNegFloat
+    vehicle_eur_per_km: NonNegFloat
+    bundle_cost: ComponentCost | None = None
+
+    @model_validator(mode="after")
+    def _buffer(self) -> Trailer:
+        if self.payload_kg > self.stz_buffer_kg:
+            raise ValueError(f"trailer.payload_kg ({self.payload_kg}) exceeds stz_buffer_kg ({self.stz_buffer_kg})")
+        return self
+
+
+class Pipeline(Strict):
+    """A buried hydrogen pipe from the school to the Stadtteilzentrum (pandapipes, fluid ``hydrogen``)."""
+
+    length_m: PositiveFloat
+    diameter_mm: Annotated[float, Field(gt=1.0, le=500.0)]
+    roughness_mm: Annotated[float, Field(gt=0.0, le=5.0)] = 0.05
+    p_in_bar: Annotated[float, Field(gt=1.0, le=100.0)]
+    t_c: Annotated[float, Field(ge=-20.0, le=40.0)] = 10.0
+    p_out_min_bar: Annotated[float, Field(gt=0.0, le=100.0)] = 1.5
+    cost: ComponentCost | None = None
+
+
+class Supply(Strict):
+    """Which hydrogen supply chain is used; both options may be configured, ``mode`` picks one."""
+
+    mode: Literal["trailer", "pipeline"] = "trailer"
+    trailer: Trailer | None = None
+    pipeline: Pipeline | None = None
+
+    @model_validator(mode="after")
+    def _mode_configured(self) -> Supply:
+        if getattr(self, self.mode) is None:
+            raise ValueError(f"supply.mode is '{self.mode}' but supply.{self.mode} is not configured")
+        return self
+
+
+class HeatPump(Strict):
+    """Air-to-water heat pump: COP = ``eta_carnot`` × Carnot COP at the supply temperature, within limits."""
+
+    eta_carnot: Annotated[float, Field(gt=0.1, le=0.8)] = 0.45
+    t_supply_c: Annotated[float, Field(ge=25.0, le=80.0)] = 45.0
+    cop_min: Annotated[float, Field(ge=1.0, le=3.0)] = 1.5
+    cop_max: Annotated[float, Field(ge=2.0, le=10.0)] = 6.0
+
+
+class Backup(Strict):
+    """Backup at the Stadtteilzentrum: the grid covers electricity; heat comes from a boiler or a heat pump."""
+
+    heat: Literal["heat_pump", "gas_boiler"] = "heat_pump"
+    heat_pump: HeatPump = HeatPump()
+    boiler_eta: Annotated[float, Field(gt=0.3, le=1.1)] = 0.92
+
+
+class Baseline(Strict):
+    """The reference the CO2 saving is counted against: grid electricity and a gas boiler for every building."""
+
+    boiler_eta: Annotated[float, Field(gt=0.3, le=1.1)] = 0.92
+
+
+class Dispatch(Strict):
+    """How the hydrogen system is dispatched."""
+
+    method: Literal["optimiser", "rule"] = "optimiser"
+    window_h: Annotated[int, Field(ge=2, le=168)] = 48  # the optimiser's MPC horizon limit
+    commit_h: Annotated[int, Field(ge=1, le=96)] = 24  # re-plan interval (≤ 96 steps in the optimiser)
+    mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-3
+
+    @model_validator(mode="after")
+    def _window(self) -> Dispatch:
+        if self.commit_h > self.window_h:
+            raise ValueError(f"dispatch.commit_h ({self.commit_h}) must not exceed window_h ({self.window_h})")
+        return self
+
+
+class QuarterCosts(Strict):
+    """Costs of the quarter parts that the hydrogen site does not hold."""
+
+    fuel_cell: ComponentCost | None = None
+    heat_pump: ComponentCost | None = None
+
+
+class Quarter(Strict):
+    """A whole quarter: place, weather, hydrogen site, buildings, grid, supply chain, backup, dispatch."""
+
+    name: str
+    description: str = ""
+    location: Location
+    weather: Weather = Weather()
+    hydrogen_site: Path
+    buildings: list[Building]
+    residential: Residential
+    grid: Grid = Grid()
+    supply: Supply
+    backup: Backup = Backup()
+    baseline: Baseline = Baseline()
+    dispatch: Dispatch = Dispatch()
+    costs: QuarterCosts = QuarterCosts()
+    year: Annotated[int, Field(ge=1990, le=2100)] = 2025
+    step: Literal["1h", "15min"] = "1h"
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _roles(self) -> Quarter:
+        for role in ("school", "stz"):
+            n = sum(b.role == role for b in self.buildings)
+            if n != 1:
+                raise ValueError(f"buildings: exactly one building with role '{role}' is needed, found {n}")
+        names = [b.name for b in self.buildings]
+        if len(set(names)) != len(names):
+            raise ValueError(f"buildings: names must be unique, got {names}")
+        return self
+
+    def building(self, role: str) -> Building:
+        """The building with ``role`` ('school' or 'stz')."""
+        return next(b for b in self.buildings if b.role == role)
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve a path from the quarter file against the quarter directory."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def load_quarter(path: str | Path) -> Quarter:
+    """Load a quarter from a YAML file or a directory holding ``quarter.yaml``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the field and the problem when the YAML is invalid.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "quarter.yaml"
+    if not p.exists():
+        raise ValueError(f"quarter file not found: {p}")
+    with p.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a mapping at the top level")  # noqa: TRY004 (a YAML content error)
+    try:
+        q = Quarter.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{p}: invalid quarter"]
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+        raise ValueError("\n".join(lines)) from None
+    q.base_dir = p.parent.resolve()
+    return q

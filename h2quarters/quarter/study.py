@@ -1,0 +1,227 @@
+"""Variant studies of the quarter on Dask: every combination of the varied sizes, in parallel, resumable.
+
+Each variant runs :func:`h2quarters.quarter.simulate.simulate_quarter` as one Dask task (a task is seconds to a
+minute of work, so the scheduler's overhead does not matter). The client writes every finished variant to
+``OUT/variants/<id>.json`` as soon as it arrives (atomic rename), and skips variants whose file already exists
+with the same run settings, so an interrupted study resumes where it stopped. A local cluster
+(``LocalCluster``, one single-threaded worker process per core) is started unless a scheduler address is
+given.
+
+The comparison keeps the trade-off between LCOH (lower is better), the hydrogen system's self-sufficiency and
+the CO2 it avoids (higher is better); the Pareto set holds the variants no other variant beats in all three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from h2quarters.quarter.h2site import check_overrides
+
+#: Objectives of the Pareto set: (KPI key, +1 maximise / -1 minimise).
+OBJECTIVES: tuple[tuple[str, int], ...] = (("lcoh_eur_per_kg", -1), ("h2system_self_sufficiency", +1),
+                                           ("co2_avoided_kg_per_a", +1))
+#: KPI columns kept in the comparison table.
+TABLE_COLUMNS = [
+    "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency", "quarter_self_sufficiency",
+    "co2_avoided_kg_per_a", "h2_produced_kg_per_a", "h2_delivered_kg_per_a", "stz_share_met_by_h2",
+    "stz_cost_eur_per_kwh", "trailer_trips_per_a", "grid_v_min_pu", "grid_v_max_pu", "grid_line_loading_max_pct",
+    "grid_trafo_loading_max_pct", "grid_steps_with_violation", "h2_vented_kg", "balance_max_rel_h2",
+]
+
+
+def parse_vary(items: list[str]) -> dict[str, list[float]]:
+    """Parse ``name=v1,v2,...`` or ``name=start:stop:n`` (inclusive linspace) into lists of values.
+
+    Raises
+    ------
+    ValueError
+        Naming the item when it is malformed or a value is outside the parameter's allowed range.
+    """
+    out: dict[str, list[float]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--vary '{item}': expected name=v1,v2,... or name=start:stop:n")
+        name, spec = item.split("=", 1)
+        name = name.strip()
+        try:
+            if ":" in spec:
+                a, b, n = spec.split(":")
+                values = np.linspace(float(a), float(b), int(n)).round(6).tolist()
+            else:
+                values = [float(v) for v in spec.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"--vary '{item}': values must be numbers (v1,v2,... or start:stop:n)") from None
+        if not values:
+            raise ValueError(f"--vary '{item}': no values")
+        for v in values:
+            check_overrides({name: v})
+        out[name] = values
+    return out
+
+
+def expand(vary: dict[str, list[float]]) -> list[dict[str, float]]:
+    """All combinations (cartesian product) of the varied values."""
+    names = sorted(vary)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(vary[n] for n in names))]
+
+
+def variant_id(overrides: dict[str, float]) -> str:
+    """A stable, file-name-safe id such as ``electrolyser_kw=9.6__pv_kwp=99__tank_kg=44``."""
+    return "__".join(f"{k}={overrides[k]:g}" for k in sorted(overrides)) or "base"
+
+
+def run_variant(quarter_path: str, overrides: dict[str, float], start: str | None, end: str | None,
+                dispatch: str | None, powerflow: bool = True) -> dict:
+    """Simulate one variant and return its KPIs (runs on a Dask worker)."""
+    from h2quarters.quarter.simulate import simulate_quarter
+
+    res = simulate_quarter(quarter_path, overrides=overrides, start=start, end=end, dispatch=dispatch,
+                           check_steps=0, powerflow=powerflow)
+    k = dict(res.kpis)
+    k["worker_pid"] = os.getpid()
+    return json.loads(json.dumps(k, default=_jsonable))
+
+
+def _jsonable(o: object) -> object:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o) if np.isfinite(o) else None
+    return str(o)
+
+
+def pareto_mask(table: pd.DataFrame, objectives: tuple[tuple[str, int], ...] = OBJECTIVES) -> np.ndarray:
+    """True for rows not dominated by any other row (≥ in all objectives, > in one, after sign)."""
+    vals = np.column_stack([table[c].astype(float).to_numpy() * s for c, s in objectives])
+    ok = np.all(np.isfinite(vals), axis=1)
+    mask = np.zeros(len(table), bool)
+    for i in np.flatnonzero(ok):
+        others = vals[ok]
+        dominated = np.any(np.all(others >= vals[i], axis=1) & np.any(others > vals[i], axis=1))
+        mask[i] = not dominated
+    return mask
+
+
+@dataclass
+class StudyResult:
+    """Comparison table (one row per variant) with the Pareto flag, and where it was written."""
+
+    table: pd.DataFrame
+    out: Path
+    n_run: int
+    n_resumed: int
+    scheduler: str
+
+
+def _settings_key(quarter_path: str, start: str | None, end: str | None, dispatch: str | None,
+                  powerflow: bool) -> str:
+    q = Path(quarter_path)
+    files = sorted(q.glob("*.yaml")) if q.is_dir() else [q]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    h.update(repr((start, end, dispatch, powerflow)).encode())
+    return h.hexdigest()[:16]
+
+
+def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str | Path,
+              scheduler: str | None = None, n_workers: int = 2, start: str | None = None, end: str | None = None,
+              dispatch: str | None = None, powerflow: bool = True, progress: bool = True) -> StudyResult:
+    """Run every combination of ``vary`` on Dask and write the comparison.
+
+    Parameters
+    ----------
+    quarter_path : path
+        Quarter directory or file (must be readable by the workers under the same path).
+    vary : dict
+        Values per parameter (``pv_kwp``, ``electrolyser_kw``, ``tank_kg``).
+    out : path
+        Output directory: ``variants/*.json``, ``study_table.csv``, ``pareto.csv``, ``study.json``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:port``); default a ``LocalCluster``.
+    n_workers : int
+        Worker processes of the local cluster.
+    start, end : str, optional
+        Sub-period of the year (short studies).
+    dispatch : {"optimiser", "rule"}, optional
+        Override the quarter's dispatch method.
+    powerflow : bool
+        Include the yearly power flows (grid KPIs).
+    progress : bool
+        Show a tqdm progress bar.
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    quarter_path = str(Path(quarter_path).resolve())
+    out = Path(out)
+    vdir = out / "variants"
+    vdir.mkdir(parents=True, exist_ok=True)
+    key = _settings_key(quarter_path, start, end, dispatch, powerflow)
+    variants = expand(vary)
+    done: dict[str, dict] = {}
+    todo: list[dict[str, float]] = []
+    for ov in variants:
+        f = vdir / f"{variant_id(ov)}.json"
+        if f.exists():
+            try:
+                rec = json.loads(f.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                rec = {}
+            if rec.get("settings_key") == key:
+                done[variant_id(ov)] = rec
+                continue
+        todo.append(ov)
+    n_resumed = len(done)
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    address = client.scheduler.address
+    try:
+        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, pure=False,
+                                 key=f"quarter-variant-{variant_id(ov)}-{key}"): ov for ov in todo}
+        bar = tqdm(total=len(variants), initial=n_resumed, desc="variants", unit="variant", disable=not progress)
+        for fut in as_completed(futures):
+            ov = futures[fut]
+            k = fut.result()
+            rec = {"variant": variant_id(ov), "overrides": ov, "settings_key": key, "kpis": k}
+            tmp = vdir / f".{variant_id(ov)}.json.tmp"
+            tmp.write_text(json.dumps(rec, indent=1), encoding="utf-8")
+            tmp.replace(vdir / f"{variant_id(ov)}.json")  # atomic: a crash never leaves half a result
+            done[variant_id(ov)] = rec
+            bar.update(1)
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    rows = []
+    for ov in variants:
+        rec = done[variant_id(ov)]
+        row = {"variant": rec["variant"], **{f"{k}": v for k, v in ov.items()}}
+        row.update({c: rec["kpis"].get(c) for c in TABLE_COLUMNS})
+        row["worker_pid"] = rec["kpis"].get("worker_pid")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["pareto"] = pareto_mask(table)
+    table.to_csv(out / "study_table.csv", index=False, float_format="%.6g")
+    table[table.pareto].to_csv(out / "pareto.csv", index=False, float_format="%.6g")
+    (out / "study.json").write_text(json.dumps({
+        "quarter": quarter_path, "vary": vary, "start": start, "end": end, "dispatch": dispatch,
+        "powerflow": powerflow, "scheduler": address, "n_variants": len(variants), "n_run": len(todo),
+        "n_resumed": n_resumed, "objectives": OBJECTIVES, "pareto": table.variant[table.pareto].tolist(),
+    }, indent=1), encoding="utf-8")
+    return StudyResult(table=table, out=out, n_run=len(todo), n_resumed=n_resumed, scheduler=address)

@@ -1,0 +1,36 @@
+"""The default Wesertor scenario over a whole year (optimiser dispatch, power flow every hour)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from h2quarters.sim.annual import balance_residuals
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_annual_quarter(wesertor_dir, tmp_path) -> None:
+    from h2quarters.quarter.simulate import save_result, simulate_quarter
+
+    r = simulate_quarter(wesertor_dir, check_steps=12)
+    ts = r.timeseries
+    k = r.kpis
+    assert len(ts) == 8760
+    res = balance_residuals(r.site)
+    assert (res.electric_kw.abs() / res.electric_scale_kw).max() < 1e-6
+    assert (res.h2_kg.abs() / res.h2_scale_kg).max() < 1e-6
+    assert k["balance_max_abs_grid_kw"] < 1e-5 and k["balance_max_abs_split_kw"] < 1e-9
+    assert k["balance_max_abs_heat_kw"] < 1e-9
+    # published Kassel yield ≈910 kWh/kWp (TRY07, 30° south, 14 % losses)
+    assert k["pv_school_kwh"] / k["pv_school_kwp"] == pytest.approx(910, rel=0.03)
+    # every BDEW load is there with its annual energy
+    assert k["stz_electricity_kwh"] == pytest.approx(24000, rel=1e-6)
+    assert k["stz_heat_kwh"] == pytest.approx(42000, rel=1e-6)
+    assert r.timings_s["optimiser_solves"] == 365
+    assert r.check["max_abs_dvm_pu"] < 1e-6
+    assert k["h2_produced_kg"] > 100 and k["h2_vented_kg"] == 0.0
+    assert k["unserved_electricity_kwh"] == 0.0
+    assert np.isfinite(k["lcoh_eur_per_kg"]) and k["co2_avoided_kg_per_a"] > 0
+    paths = save_result(r, tmp_path)
+    assert paths["kpis"].stat().st_size > 0 and paths["bus_vm"].stat().st_size > 0

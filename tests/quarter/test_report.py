@@ -1,0 +1,67 @@
+"""The HTML report is self-contained and renders every plot in Chromium (Debian's, via Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from h2quarters.quarter.report import PLOT_IDS, energy_flows_kwh, render_report
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def test_sankey_flows_balance(week_result) -> None:
+    """The electricity node balances: in = out; the hydrogen node too (tank change included)."""
+    from h2quarters.quarter.report import ELEC
+
+    links = energy_flows_kwh(week_result)
+    for node in (ELEC, "Hydrogen (LHV)"):
+        into = sum(v for a, b, v, _ in links if b == node)
+        out = sum(v for a, b, v, _ in links if a == node)
+        assert into == pytest.approx(out, rel=1e-9), node
+    assert any(a == "Hydrogen (LHV)" and b == "Fuel cell" for a, b, *_ in links)
+
+
+def test_report_renders_all_plots_offline(week_result, tmp_path: Path) -> None:
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "run scripts/peers/chromium.sh first"
+    from playwright.sync_api import sync_playwright
+
+    path = render_report(week_result, tmp_path / "report.html")
+    text = path.read_text(encoding="utf-8")
+    # plotly.js is inline: no script or stylesheet is fetched from anywhere
+    assert "<script src=" not in text.replace(" ", "") and "<script src" not in text
+    assert "<link" not in text
+    assert len(text) > 3_000_000  # the plotly.js bundle itself
+    external: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        def guard(route):
+            if route.request.url.startswith("file:") or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                external.append(route.request.url)
+                route.abort()
+        page.route("**/*", guard)
+        page.goto(path.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(PLOT_IDS)}",
+                               timeout=60_000)
+        for pid in PLOT_IDS:
+            div = page.locator(f"#plot-{pid}")
+            assert div.count() == 1, pid
+            assert div.locator(".main-svg").count() >= 1, f"plot {pid} not drawn"
+            box = div.bounding_box()
+            assert box is not None and box["height"] > 200, pid
+        assert page.locator("#plot-sankey .sankey-node").count() >= 10
+        assert page.locator("#plot-grid-heatmap .hm, #plot-grid-heatmap image").count() >= 1
+        assert page.locator("table.kpi tr").count() >= 15
+        browser.close()
+    assert not external, f"report tried to load {external}"
+    assert not errors, errors

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/oskar-von-miller
 OUT    ?= out
 
-.PHONY: install run test bench clean
+.PHONY: install run simulate test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "h2quarters needs Python >= 3.11, found " + sys.version' \
@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 ## install: create .venv and install h2quarters with its test tools (runs nothing)
 install: $(STAMP)
 
-## run: the main job (until the live plant exists: the annual simulation of the school pilot, KPIs printed)
+PORT ?= 8000
+
+## run: the main job: virtual PLC, controller in AUTO and the web HMI on 127.0.0.1 (prints the URL)
 run: install
+	$(BIN)/h2q serve --port $(PORT)
+
+## simulate: the annual simulation of the school pilot, KPIs printed
+simulate: install
 	$(BIN)/h2q simulate $(SCENARIO) --year 2025 --out $(OUT)/oskar-von-miller
 
 ## test: install missing test peers (or say exactly how), then run the whole test suite

@@ -26,6 +26,7 @@ def _root() -> None:
 from h2quarters.cli import simulate as _simulate  # noqa: E402,F401  (registers `simulate`)
 from h2quarters.cli import plc as _plc  # noqa: E402,F401
 from h2quarters.cli import optimise as _optimise  # noqa: E402,F401
+from h2quarters.cli import serve as _serve  # noqa: E402,F401
 from h2quarters.cli import quarter as _quarter  # noqa: E402,F401
 # --- end of registration ---
 

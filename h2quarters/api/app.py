@@ -1,0 +1,108 @@
+"""The FastAPI application: API routers, web HMI, limits and security headers.
+
+OpenAPI documentation is served at ``/api/docs`` (schema ``/api/openapi.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from h2quarters.api import routes_auth, routes_control, routes_plant
+from h2quarters.api.auth import TokenService
+from h2quarters.api.deps import ApiContext
+from h2quarters.api.limits import BodySizeLimit, RateLimiter
+from h2quarters.control.controller import Controller
+from h2quarters.control.hub import SnapshotHub
+from h2quarters.control.settings import ControlSettings
+from h2quarters.plc.registers import RegisterMap
+from h2quarters.store import Store
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                 b"script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+DOCS_CSP = (b"content-security-policy", b"default-src 'self' 'unsafe-inline' data:; frame-ancestors 'none'")
+
+
+class SecurityHeaders:
+    """Adds CSP and friends to every HTTP response (the docs page gets a CSP it can work with)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith("/api/docs")
+
+        async def send_h(msg: dict[str, Any]) -> None:
+            if msg["type"] == "http.response.start":
+                hdrs = list(msg.get("headers", []))
+                hdrs += [DOCS_CSP] + SECURITY_HEADERS[1:] if docs else SECURITY_HEADERS
+                msg = {**msg, "headers": hdrs}
+            await send(msg)
+
+        await self.app(scope, receive, send_h)
+
+
+def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: ControlSettings,
+               controller: Controller | None = None, scenario: Any = None, web: bool = True) -> FastAPI:
+    """Build the app.
+
+    Parameters
+    ----------
+    store, hub, rmap, settings
+        Store, live snapshot hub, register map (resolved) and settings.
+    controller : Controller, optional
+        The running controller (commands answer 503 without one).
+    scenario : Scenario, optional
+        Shown in the HMI (name).
+    web : bool
+        Mount the web HMI (pages and static assets).
+    """
+    app = FastAPI(title="h2quarters plant API", version="1",
+                  description="Live plant state, history, commands (audited), alarms, plan and forecast of the "
+                              "h2quarters PV-hydrogen lab. Authenticate with POST /api/auth/token.",
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.ctx = ApiContext(store=store, hub=hub, rmap=rmap, settings=settings,
+                               tokens=TokenService(store, settings.token_ttl_s), controller=controller,
+                               scenario=scenario)
+    app.state.login_limiter = RateLimiter(settings.login_rate_per_min, 60.0)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_plant.router)
+    app.include_router(routes_control.router)
+
+    @app.get("/api/health", tags=["plant"], summary="Liveness (no authentication)")
+    def health() -> dict[str, Any]:
+        seq, snap = hub.latest()
+        return {"status": "ok", "seq": seq, "mode": snap.get("mode")}
+
+    @app.exception_handler(ValueError)
+    async def _value_error(_req: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    if web:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        from fastapi.responses import HTMLResponse
+
+        from h2quarters.web import mount_web
+
+        mount_web(app)
+
+        @app.get("/api/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            # Swagger UI from the vendored npm package: the docs work without internet like the HMI
+            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="h2quarters API",
+                                       swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                       swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                       swagger_favicon_url="data:,")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,145 @@
+"""``h2q serve`` (virtual PLC + controller + web HMI) and ``h2q user add``."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from h2quarters.cli import app
+
+user_app = typer.Typer(help="Users of the web HMI and API.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no conflict
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Web port on 127.0.0.1 (0 = any free port).")] = 8000,
+    plc: Annotated[str | None, typer.Option(help="Real PLC as tcp://host:port (Modbus TCP); default: start "
+                                                     "the virtual PLC in this process.")] = None,
+    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = Path("scenarios/oskar-von-miller"),
+    config: Annotated[Path | None, typer.Option(help="Controller settings YAML "
+                                                        "(h2quarters.control.settings.ControlSettings).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite in ~/.local/share/h2quarters).")]
+    = None,
+    mode: Annotated[str | None, typer.Option(help="Start mode: off, manual or auto (default auto).")] = None,
+) -> None:
+    """Start the virtual PLC (or connect to a real one), the controller in AUTO and the web HMI; print the URL."""
+    import uvicorn
+
+    from h2quarters.api.app import create_app
+    from h2quarters.api.auth import ensure_admin
+    from h2quarters.config import ScenarioError, load_scenario
+    from h2quarters.control.runtime import Runtime, parse_plc_url
+    from h2quarters.control.settings import load_control_settings
+    from h2quarters.store import Store
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_control_settings(config)
+        sc = load_scenario(scenario)
+    except (ScenarioError, ValueError, OSError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    upd: dict[str, object] = {"port": port if port else _free_port(settings.host)}
+    if db:
+        upd["db_url"] = db
+    if mode:
+        if mode not in ("off", "manual", "auto"):
+            typer.echo(f"--mode: value {mode!r} not allowed; choose off, manual or auto", err=True)
+            raise typer.Exit(2)
+        upd["start_mode"] = mode
+    virtual = plc is None
+    if plc is not None:
+        try:
+            host, pport = parse_plc_url(plc)
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        upd.update({"plc_host": host, "plc_port": pport, "driver": "modbus"})
+    elif not _port_free(settings.plc_host, settings.plc_port):
+        upd["plc_port"] = 0  # virtual PLC on any free port when the default is taken
+    settings = settings.model_validate({**settings.model_dump(), **upd})
+    if not _port_free(settings.host, settings.port):
+        typer.echo(f"port {settings.port} on {settings.host} is in use; choose another with --port", err=True)
+        raise typer.Exit(2)
+
+    # the control loop shares the interpreter with the web server: hand the GIL over sooner (default 5 ms) so a
+    # waking control cycle is not held up behind request handling
+    sys.setswitchinterval(0.001)
+    store = Store(settings.db_url)
+    pw = ensure_admin(store)
+    if pw is not None:
+        typer.echo("=" * 72)
+        typer.echo("First start: created the local administrator. This password is shown ONCE:")
+        typer.echo(f"    user: admin    password: {pw}")
+        typer.echo("Create engineers with: h2q user add NAME --role engineer")
+        typer.echo("=" * 72)
+    rt = Runtime(settings, sc, virtual_plc=virtual, store=store).start()
+    web = create_app(store, rt.hub, rt.rmap, settings, controller=rt.controller, scenario=sc)
+    where = f"virtual PLC Modbus tcp://{settings.plc_host}:{rt.plc_port}" if virtual else f"PLC {plc}"
+    typer.echo(f"h2quarters: {sc.name}, {where}, controller start mode {settings.start_mode}, "
+               f"database {store.dialect}")
+    typer.echo(f"Open http://{settings.host}:{settings.port}/  (API docs: http://{settings.host}:{settings.port}"
+               f"/api/docs)", err=False)
+    sys.stdout.flush()
+    cfg = uvicorn.Config(web, host=settings.host, port=settings.port, log_level="warning",
+                         limit_concurrency=settings.limit_concurrency, timeout_keep_alive=15,
+                         server_header=False, proxy_headers=False, timeout_graceful_shutdown=3)
+    try:
+        uvicorn.Server(cfg).run()
+    finally:
+        rt.stop()
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, - _ .).")],
+    role: Annotated[str, typer.Option(help="admin, engineer, teacher, student, planner or viewer.")] = "viewer",
+    db: Annotated[str | None, typer.Option(help="Database URL (default from the settings).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Controller settings YAML.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a user; the password is asked twice (or read from stdin), hashed with argon2."""
+    from h2quarters.api.auth import add_user
+    from h2quarters.control.settings import load_control_settings
+    from h2quarters.store import Store
+
+    url = db or load_control_settings(config).db_url
+    if password_stdin:
+        pw = sys.stdin.readline().rstrip("\n")
+    else:
+        pw = getpass.getpass("password: ")
+        if pw != getpass.getpass("again: "):
+            typer.echo("passwords differ", err=True)
+            raise typer.Exit(2)
+    store = Store(url)
+    try:
+        add_user(store, name, role, pw)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"user {name} ({role}) created")

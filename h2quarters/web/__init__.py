@@ -1,0 +1,46 @@
+"""h2quarters.web: the engineers' HMI — thin pages over the API, all assets served locally (no CDN).
+
+Texts live in ``static/i18n/<lang>.json`` (German default, English); templates carry only ``data-i18n`` keys.
+Charts use uPlot (MIT), vendored from its npm package under ``static/vendor/uplot``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from h2quarters.api.deps import COOKIE
+from h2quarters.control.controller import MANUAL_SETPOINTS
+
+WEB_DIR = Path(str(resources.files("h2quarters.web")))
+LANGUAGES = ("de", "en")
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the HMI pages and ``/static`` to ``app``."""
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    def _ctx(request: Request) -> dict[str, Any]:
+        c = request.app.state.ctx
+        sc = c.scenario
+        return {"site": getattr(sc, "name", "h2quarters"), "setpoints": MANUAL_SETPOINTS,
+                "languages": LANGUAGES}
+
+    @app.get("/", include_in_schema=False)
+    def hmi(request: Request) -> Response:
+        c = request.app.state.ctx
+        tok = request.cookies.get(COOKIE)
+        if not tok or c.tokens.verify(tok) is None:
+            return RedirectResponse("/login", status_code=303)
+        return templates.TemplateResponse(request, "hmi.html", _ctx(request))
+
+    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "login.html", _ctx(request))

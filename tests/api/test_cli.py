@@ -1,0 +1,40 @@
+"""``h2q user add`` and the first-run administrator (no default password)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from h2quarters.api.auth import TokenService, ensure_admin
+from h2quarters.cli import app
+from h2quarters.store import Store
+
+
+def test_user_add_hashes_with_argon2_and_checks_input(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/u.db"
+    r = CliRunner().invoke(app, ["user", "add", "erika", "--role", "engineer", "--db", url, "--password-stdin"],
+                           input="a-long-password-1\n")
+    assert r.exit_code == 0, r.output
+    st = Store(url)
+    u = st.get_user("erika")
+    assert u["role"] == "engineer" and u["pw_hash"].startswith("$argon2id$")
+    assert TokenService(st).login("erika", "a-long-password-1") is not None
+    assert TokenService(st).login("erika", "wrong-password-1") is None
+    st.close()
+    for args, inp, msg in ((["bob", "--role", "wizard"], "a-long-password-1\n", "role 'wizard' unknown"),
+                           (["bob", "--role", "viewer"], "short\n", "at least 10"),
+                           (["erika", "--role", "viewer"], "a-long-password-1\n", "exists")):
+        r = CliRunner().invoke(app, ["user", "add", *args, "--db", url, "--password-stdin"], input=inp)
+        assert r.exit_code == 2 and msg in r.output
+
+
+def test_first_run_creates_admin_once_with_random_password(tmp_path: Path) -> None:
+    st = Store(f"sqlite:///{tmp_path}/a.db")
+    pw = ensure_admin(st)
+    assert pw is not None and len(pw) >= 16
+    assert ensure_admin(st) is None  # never again, never a default
+    assert TokenService(st).login("admin", pw)["role"] == "admin"
+    other = ensure_admin(Store(f"sqlite:///{tmp_path}/b.db"))
+    assert other is not None and other != pw
+    st.close()

@@ -1,0 +1,70 @@
+"""A live server (virtual PLC + controller + uvicorn) and Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from h2quarters.api.app import create_app
+from h2quarters.api.auth import add_user
+from h2quarters.config import load_scenario
+from h2quarters.control.runtime import Runtime
+from h2quarters.control.settings import ControlSettings
+from h2quarters.plc.settings import PlcSettings
+from h2quarters.store import Store
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "oskar-von-miller"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct-horse-battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Base URL and runtime of a running h2quarters server with an engineer and a viewer."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('web')}/h2q.db"
+    store = Store(db)
+    add_user(store, "erika", "engineer", PASSWORD)
+    add_user(store, "victor", "viewer", PASSWORD)
+    s = ControlSettings(cycle_s=0.25, watchdog_timeout_ms=3000, plc_port=0, start_mode="auto", db_url=db,
+                        port=_free_port(), lease_s=600)
+    ps = PlcSettings(modbus_port=0, watchdog_timeout_ms=3000, start="2026-06-21T10:00:00")
+    rt = Runtime(s, load_scenario(SCENARIO), store=store, planner=False, plc_settings=ps).start()
+    app = create_app(store, rt.hub, rt.rmap, s, controller=rt.controller, scenario=rt.scenario)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=s.port, log_level="warning",
+                                       timeout_graceful_shutdown=1))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    t0 = time.monotonic()
+    while not srv.started:
+        assert time.monotonic() - t0 < 20, "uvicorn did not start"
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{s.port}", "rt": rt}
+    srv.should_exit = True
+    th.join(10)
+    rt.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from h2quarters.cli import app
+from h2quarters.config import DEFAULT_SCENARIO
 
 if TYPE_CHECKING:
     from h2quarters.plc.settings import PlcSettings
@@ -28,7 +29,7 @@ app.add_typer(plc_app, name="plc")
 def run(
     ctx: typer.Context,
     speed: Annotated[float | None, typer.Option(help="Plant seconds per wall-clock second (1 = real time).")] = None,
-    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = Path("scenarios/oskar-von-miller"),
+    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = DEFAULT_SCENARIO,
     modbus_port: Annotated[int | None, typer.Option(help="Modbus TCP port (default 5020; 0 = any free port).")] = None,
     opcua_port: Annotated[int | None, typer.Option(help="OPC UA port (default 4840; 0 = any free port).")] = None,
     config: Annotated[Path | None, typer.Option(help="PLC settings YAML (h2quarters.plc.settings.PlcSettings).")] = None,

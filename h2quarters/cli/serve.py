@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from h2quarters.cli import app
+from h2quarters.config import DEFAULT_SCENARIO
 
 user_app = typer.Typer(help="Users of the web HMI and API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -38,7 +39,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Web port on 127.0.0.1 (0 = any free port).")] = 8000,
     plc: Annotated[str | None, typer.Option(help="Real PLC as tcp://host:port (Modbus TCP); default: start "
                                                      "the virtual PLC in this process.")] = None,
-    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = Path("scenarios/oskar-von-miller"),
+    scenario: Annotated[Path, typer.Option(help="Scenario directory or YAML.")] = DEFAULT_SCENARIO,
     config: Annotated[Path | None, typer.Option(help="Controller settings YAML "
                                                         "(h2quarters.control.settings.ControlSettings).")] = None,
     db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite in ~/.local/share/h2quarters).")]

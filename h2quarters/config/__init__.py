@@ -1,6 +1,18 @@
 """Scenario configuration: validated pydantic models loaded from YAML."""
 
-from h2quarters.config.loader import Problem, ScenarioError, load_scenario, parse_scenario
+from pathlib import Path as _Path
+
+from h2quarters.config.loader import (
+    Problem,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+)
 from h2quarters.config.scenario import Scenario
 
-__all__ = ["Problem", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
+SCENARIOS_DIR = _Path(__file__).resolve().parents[2] / "scenarios"
+"""The scenarios shipped with the project (resolved from the package, so commands work from any directory)."""
+DEFAULT_SCENARIO = SCENARIOS_DIR / "oskar-von-miller"
+"""The school's pilot, the default scenario of ``h2q serve`` and ``h2q plc``."""
+
+__all__ = ["DEFAULT_SCENARIO", "SCENARIOS_DIR", "Problem", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]

@@ -156,3 +156,11 @@ def test_cli_reports_bad_scenario(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert "location.latitude_deg (line 2): value 99 out of range" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_default_scenario_path_does_not_depend_on_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    from h2quarters.config import DEFAULT_SCENARIO
+
+    monkeypatch.chdir(tmp_path)
+    assert DEFAULT_SCENARIO.is_absolute()
+    assert load_scenario(DEFAULT_SCENARIO).name == "oskar-von-miller"

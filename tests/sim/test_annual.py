@@ -164,3 +164,24 @@ def test_default_scenario_path_does_not_depend_on_the_working_directory(tmp_path
     monkeypatch.chdir(tmp_path)
     assert DEFAULT_SCENARIO.is_absolute()
     assert load_scenario(DEFAULT_SCENARIO).name == "oskar-von-miller"
+
+
+def test_cli_simulate_mpc_writes_plan_beside_physics(tmp_path: Path) -> None:
+    out = tmp_path / "mpc"
+    r = CliRunner().invoke(app, ["simulate", str(DEFAULT), "--dispatch", "mpc", "--start", "2025-06-01",
+                                 "--days", "2", "--replan-hours", "6", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    ts = pd.read_csv(out / "timeseries.csv", index_col=0)
+    assert len(ts) == 48
+    assert {"plan_ely_h2_kg", "plan_grid_import_kw", "h2_produced_kg"} <= set(ts.columns)
+    k = json.loads((out / "kpis.json").read_text())
+    assert k["mpc_solves"] == 8
+    # The physics delivers what the plan expected, up to the plan's piecewise-linear curve and temperatures.
+    assert k["h2_produced_kg"] == pytest.approx(k["plan_h2_kg"], rel=0.05, abs=1e-3)
+    assert k["balance_max_rel_electric"] < 1e-6 and k["balance_max_rel_h2"] < 1e-6
+
+
+def test_cli_simulate_refuses_bad_period(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["simulate", str(DEFAULT), "--start", "June", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "--start: value 'June' is not a date" in r.output

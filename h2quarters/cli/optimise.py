@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from h2quarters.cli import app
-from h2quarters.config import ScenarioError, load_scenario
+from h2quarters.config import ConfigError, ScenarioError, load_scenario, load_yaml_model
 
 MODES = ("day-ahead", "mpc", "annual", "stochastic")
 
@@ -48,7 +48,6 @@ def optimise(
     ``stochastic`` two-stage P10/P50/P90 MPC against the deterministic MPC on the same realised PV.
     """
     import pandas as pd
-    import yaml
     from pydantic import ValidationError
 
     from h2quarters.opt.settings import OptSettings
@@ -65,11 +64,10 @@ def optimise(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     try:
-        raw = yaml.safe_load(settings.read_text(encoding="utf-8")) if settings else {}
-        opt = OptSettings(**(raw or {}))
+        opt = load_yaml_model(settings, OptSettings) if settings else OptSettings()
         if gap is not None:
             opt = opt.model_copy(update={"mip_rel_gap": OptSettings(mip_rel_gap=gap).mip_rel_gap})
-    except (ValidationError, OSError, yaml.YAMLError) as exc:
+    except (ConfigError, ValidationError) as exc:
         typer.echo(f"optimiser settings: {exc}", err=True)
         raise typer.Exit(2) from None
     try:

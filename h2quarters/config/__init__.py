@@ -3,10 +3,13 @@
 from pathlib import Path as _Path
 
 from h2quarters.config.loader import (
+    ConfigError,
     Problem,
     ScenarioError,
     load_scenario,
+    load_yaml_model,
     parse_scenario,
+    parse_yaml_model,
 )
 from h2quarters.config.scenario import Scenario
 
@@ -15,4 +18,5 @@ SCENARIOS_DIR = _Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS_DIR / "oskar-von-miller"
 """The school's pilot, the default scenario of ``h2q serve`` and ``h2q plc``."""
 
-__all__ = ["DEFAULT_SCENARIO", "SCENARIOS_DIR", "Problem", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
+__all__ = ["DEFAULT_SCENARIO", "SCENARIOS_DIR", "ConfigError", "Problem", "Scenario", "ScenarioError",
+           "load_scenario", "load_yaml_model", "parse_scenario", "parse_yaml_model"]

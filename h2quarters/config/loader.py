@@ -1,8 +1,9 @@
-"""Load scenario YAML into validated pydantic models, with one clear message per problem.
+"""Load YAML into validated pydantic models, with one clear message per problem.
 
 A message names the YAML path (``electrolyser.p_rated_kw``), the line in the file, the offending value and
 what is allowed (range, choices, or the valid keys for an unknown key). All problems of a file are reported
-at once in one :class:`ScenarioError`.
+at once in one :class:`ConfigError` (:class:`ScenarioError` for scenarios). Every configuration file of
+h2quarters (scenarios, quarters, controller and optimiser settings) goes through :func:`load_yaml_model`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from h2quarters.config.scenario import Scenario
 
 SCENARIO_FILE = "scenario.yaml"
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,18 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class ScenarioError(ValueError):
-    """A scenario file could not be loaded; ``problems`` lists every problem found."""
+class ConfigError(ValueError):
+    """A configuration file could not be loaded; ``problems`` lists every problem found."""
 
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
         lines = [f"{source}: {len(problems)} problem(s)"] + [f"  - {p}" for p in problems]
         super().__init__("\n".join(lines))
+
+
+class ScenarioError(ConfigError):
+    """A scenario file could not be loaded; ``problems`` lists every problem found."""
 
 
 def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
@@ -167,6 +173,63 @@ def _problems_from(error: ValidationError, lines: dict[tuple[str | int, ...], in
     return list(unique.values())
 
 
+def parse_yaml_model(text: str, model: type[M], source: str = "<string>",
+                     error: type[ConfigError] = ConfigError) -> M:
+    """Validate YAML text against a pydantic model.
+
+    Parameters
+    ----------
+    text : str
+        YAML document (a mapping at the top; an empty document gives the model's defaults).
+    model : type of pydantic.BaseModel
+        The model to validate against.
+    source : str
+        Name used in error messages (usually the file path).
+    error : type of ConfigError
+        Exception class to raise (e.g. :class:`ScenarioError`).
+
+    Returns
+    -------
+    An instance of ``model``.
+
+    Raises
+    ------
+    ConfigError
+        With one :class:`Problem` per invalid or unknown value.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise error(source, [Problem("", line, f"not valid YAML: {exc}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(source, [Problem("", 1, "the file must hold a mapping of keys to values")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(source, _problems_from(exc, _line_index(text), model)) from None
+
+
+def load_yaml_model(path: str | Path, model: type[M], default_file: str | None = None,
+                    error: type[ConfigError] = ConfigError) -> M:
+    """Load a YAML file (or ``default_file`` inside a directory) into ``model``.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or invalid (every problem listed).
+    """
+    p = Path(path)
+    file = p / default_file if default_file and p.is_dir() else p
+    if not file.is_file():
+        hint = f" (the directory must contain {default_file})" if default_file and p.is_dir() else ""
+        raise error(str(file), [Problem("", None, f"file not found{hint}")])
+    return parse_yaml_model(file.read_text(encoding="utf-8"), model, source=str(file), error=error)
+
+
 def parse_scenario(text: str, source: str = "<string>", base_dir: Path | None = None) -> Scenario:
     """Validate scenario YAML text.
 
@@ -186,21 +249,9 @@ def parse_scenario(text: str, source: str = "<string>", base_dir: Path | None = 
     Raises
     ------
     ScenarioError
-        With one :class:`Problem` per invalid or unknown value.
+        With one :class:`Problem` per invalid or unknown value, or per referenced file that is missing.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(source, [Problem("", line, f"not valid YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(source, [Problem("", 1, "the file must hold a mapping of keys to values")])
-    lines = _line_index(text)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(source, _problems_from(exc, lines, Scenario)) from None
+    scenario = parse_yaml_model(text, Scenario, source, error=ScenarioError)
     scenario.base_dir = base_dir or Path(".")
     problems = [
         Problem(path, None, f"file not found: {scenario.resolve(p)}")
@@ -230,15 +281,6 @@ def _file_refs(s: Scenario) -> list[tuple[str, Path]]:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario from a directory (holding ``scenario.yaml``) or a YAML file.
-
-    Parameters
-    ----------
-    path : str or Path
-        Scenario directory or file.
-
-    Returns
-    -------
-    Scenario
 
     Raises
     ------

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from h2quarters.config.loader import load_yaml_model
 from h2quarters.plc.settings import is_loopback
 
 
@@ -91,9 +91,7 @@ class ControlSettings(BaseModel):
 
 
 def load_control_settings(path: Path | None) -> ControlSettings:
-    """Load settings from YAML (``None`` → defaults); errors name the field."""
+    """Load settings from YAML (``None`` → defaults); errors name the YAML path, line, value and range."""
     if path is None:
         return ControlSettings()
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    return ControlSettings.model_validate(data)
+    return load_yaml_model(path, ControlSettings)

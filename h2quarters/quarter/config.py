@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from h2quarters.config.loader import load_yaml_model
 from h2quarters.config.scenario import (
     ComponentCost,
     ElectricalLoad,
@@ -232,25 +232,11 @@ def load_quarter(path: str | Path) -> Quarter:
 
     Raises
     ------
-    ValueError
-        Naming the file, the field and the problem when the YAML is invalid.
+    h2quarters.config.ConfigError
+        A ValueError listing every problem with its YAML path, line, value and what is allowed.
     """
     p = Path(path)
-    if p.is_dir():
-        p = p / "quarter.yaml"
-    if not p.exists():
-        raise ValueError(f"quarter file not found: {p}")
-    with p.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping at the top level")  # noqa: TRY004 (a YAML content error)
-    try:
-        q = Quarter.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{p}: invalid quarter"]
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
-        raise ValueError("\n".join(lines)) from None
-    q.base_dir = p.parent.resolve()
+    file = p / "quarter.yaml" if p.is_dir() else p
+    q = load_yaml_model(p, Quarter, default_file="quarter.yaml")
+    q.base_dir = file.parent.resolve()
     return q

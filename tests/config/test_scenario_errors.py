@@ -137,3 +137,17 @@ def test_technology_parameter_mismatch() -> None:
     data["electrolyser"]["technology"] = "PEM"
     errors = _errors(data)
     assert any("technology PEM takes 'pem' parameters" in e for e in errors)
+
+
+def test_settings_files_report_like_scenarios(tmp_path: Path) -> None:
+    """Controller settings go through the same loader: path, line, value and allowed range."""
+    from h2quarters.config import ConfigError
+    from h2quarters.control.settings import load_control_settings
+
+    f = tmp_path / "control.yaml"
+    f.write_text("cycle_s: 1.0\nlease_s: -5\nlease_minutes: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_control_settings(f)
+    by_path = {p.path: p for p in info.value.problems}
+    assert by_path["lease_s"].line == 2 and "-5" in by_path["lease_s"].message and "> 0" in by_path["lease_s"].message
+    assert "Did you mean 'lease_s'" in by_path["lease_minutes"].message

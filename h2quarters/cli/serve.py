@@ -102,14 +102,20 @@ def serve(
     where = f"virtual PLC Modbus tcp://{settings.plc_host}:{rt.plc_port}" if virtual else f"PLC {plc}"
     typer.echo(f"h2quarters: {sc.name}, {where}, controller start mode {settings.start_mode}, "
                f"database {store.dialect}")
-    typer.echo(f"Open http://{settings.host}:{settings.port}/  (API docs: http://{settings.host}:{settings.port}"
-               f"/api/docs)", err=False)
-    sys.stdout.flush()
+    url = f"http://{settings.host}:{settings.port}/"
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+            await super().startup(sockets=sockets)
+            if self.started:  # print the URL only once the socket listens, so opening it never fails
+                typer.echo(f"Open {url}  (API docs: {url}api/docs)")
+                sys.stdout.flush()
+
     cfg = uvicorn.Config(web, host=settings.host, port=settings.port, log_level="warning",
                          limit_concurrency=settings.limit_concurrency, timeout_keep_alive=15,
                          server_header=False, proxy_headers=False, timeout_graceful_shutdown=3)
     try:
-        uvicorn.Server(cfg).run()
+        _Server(cfg).run()
     finally:
         rt.stop()
 

@@ -1,6 +1,6 @@
 """The dispatch MILP of :mod:`h2quarters.opt.model`, written a second time in linopy (benchmark baseline).
 
-Same variables, constraints and cost objective as ``build_model(..., n_scenarios=1)`` with
+Same variables, constraints (including the per-step hull cuts) and cost objective as ``build_model(..., n_scenarios=1)`` with
 ``objective='cost'``; time-shifted terms use ``Variable.shift`` (the missing term at t = 0 is dropped by
 linopy and the initial state moves to the right-hand side). Used only by ``benchmarks/opt_*.py`` to check
 that both models reach the same optimum and to compare build, hand-off, solve time and memory.
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from h2quarters.opt.model import InitialState, state_values, steps_of
+from h2quarters.opt.model import InitialState, hull_values, state_values, steps_of
 from h2quarters.opt.plant import PlantParams
 from h2quarters.opt.settings import OptSettings
 
@@ -159,6 +159,13 @@ def build_linopy(plant: PlantParams, inputs: pd.DataFrame, dt_h: float, settings
         raise ValueError("linopy baseline: heat balance not implemented")
     m.add_constraints(-p_cur + p_imp + u_load + p_fc + p_dis - p_el - p_comp - p_ch - p_exp == load - pv,
                       name="c_balance")
+
+    hv = {k: da(v) for k, v in hull_values(plant, pv.values[None, :], load.values).items()}
+    k_lam = ely.p_min_kw + tank.w_comp_kwh_per_kg * float(ely.curve.y[0])
+    m.add_constraints(p_imp + u_load + p_fc + p_dis - hv["need_on_kw"] * on - hv["need_sb_kw"] * sb
+                      + (k_lam * lam if r > 0 else 0) >= hv["need_off_kw"], name="c_hull_buy")
+    m.add_constraints(p_exp + p_cur + p_ch - hv["spill_on_kw"] * on - hv["spill_sb_kw"] * sb
+                      >= hv["spill_off_kw"], name="c_hull_spill")
 
     energy = (dt_h * price_imp * p_imp - dt_h * price_exp * p_exp).sum()
     start = settings.startup_cost_eur * cs.sum()

@@ -1,12 +1,14 @@
 """Pyomo builds, highspy runs: a compiled model that is re-parameterised with numpy between solves.
 
-The dispatch model's mutable Params enter only constraint right-hand sides, objective coefficients and the
-objective constant — never the constraint matrix. Both are therefore affine in the Param values θ:
-``rhs(θ) = rhs₀ + B (θ − θ₀)`` and ``c(θ) = c₀ + C (θ − θ₀)``. :class:`DirectHighs` compiles the model once
-with Pyomo's ``LinearStandardFormCompiler``, finds ``B`` and ``C`` by compiling once more per Param
-component with all its values raised by one (each value of a component touches its own rows/columns —
-the row's or column's time index says which), hands the matrix to highspy once, and from then on a
-re-plan is a few numpy operations, ``changeRowsBounds``/``changeColsCost`` and ``run``.
+Most of the dispatch model's mutable Params (``PARAM_NAMES``) enter only constraint right-hand sides,
+objective coefficients and the objective constant; the hull-cut Params (``COEF_PARAM_NAMES``) are
+coefficients of single matrix entries. All are affine in the Param values θ: ``rhs(θ) = rhs₀ + B (θ − θ₀)``,
+``c(θ) = c₀ + C (θ − θ₀)``, ``a_ij(θ) = a_ij(θ₀) + (θ − θ₀)_k`` for the entries a coefficient Param ``k``
+multiplies. :class:`DirectHighs` compiles the model once with Pyomo's ``LinearStandardFormCompiler``, finds
+``B``, ``C`` and the coefficient entries by compiling once more per Param component with all its values
+raised by one (each value of a component touches its own rows/columns — the row's or column's time index
+says which), hands the matrix to highspy once, and from then on a re-plan is a few numpy operations,
+``changeRowsBounds``/``changeColsCost``/``changeCoeff`` and ``run``.
 
 Between re-plans the previous solution, shifted by the number of steps executed, is offered to HiGHS as
 a starting incumbent.
@@ -21,7 +23,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from h2quarters.opt.model import PARAM_NAMES, write_values
+from h2quarters.opt.model import COEF_PARAM_NAMES, PARAM_NAMES, write_values
 from h2quarters.opt.results import VAR_ST, VAR_ST1
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import SolveInfo, _highs_options, _status
@@ -65,6 +67,10 @@ class DirectHighs:
         t0 = time.perf_counter()
         self.m = m
         self.n = m.n_steps
+        # Coefficient Params are compiled at a non-zero probe value so that every entry they touch exists
+        # in the matrix (a zero coefficient would be dropped); their real values are applied below.
+        coef_now = {name: _current_values(m, name) for name in COEF_PARAM_NAMES}
+        write_values(m, {name: np.ones_like(v) for name, v in coef_now.items()})
         sf = _compile(m)
         self.columns = sf.columns
         self.col_pos = {id(v): j for j, v in enumerate(sf.columns)}
@@ -93,6 +99,21 @@ class DirectHighs:
             if comp.is_indexed() and abs(d_off) > 1e-12:
                 raise RuntimeError(f"indexed Param {name} enters the objective constant; not supported")
             self.maps[name] = (rows, d_rhs[rows], r_p, cols, d_c[cols], c_p, d_off)
+        a_probe = sf.A.tocsr()
+        self.coef_maps: dict[str, tuple] = {}
+        self.coef_theta = {name: np.ones_like(v) for name, v in coef_now.items()}
+        for name in COEF_PARAM_NAMES:
+            comp = getattr(m, name)
+            pos = {k: i for i, k in enumerate(comp.keys())}
+            write_values(m, {name: self.coef_theta[name] + 1.0})
+            sf1 = _compile(m)
+            write_values(m, {name: self.coef_theta[name]})
+            d_a = (sf1.A.tocsr() - a_probe).tocoo()
+            hit = np.abs(d_a.data) > 1e-12
+            rows, cols, slope = d_a.row[hit], d_a.col[hit], d_a.data[hit]
+            base = np.asarray(a_probe[rows, cols]).ravel()
+            k_p = np.fromiter((pos[_param_key(comp, sf.rows[r][0].index())] for r in rows), int, len(rows))
+            self.coef_maps[name] = (rows.astype(np.int32), cols.astype(np.int32), base, slope, k_p)
         self.param_rows = np.unique(np.concatenate([v[0] for v in self.maps.values()])).astype(np.int32)
         self.param_cols = np.unique(np.concatenate([v[3] for v in self.maps.values()])).astype(np.int32)
 
@@ -118,6 +139,8 @@ class DirectHighs:
         self.h = highspy.Highs()
         _highs_options(self.h, settings)
         self.h.passModel(lp)
+        self._set_coefficients(coef_now)
+        write_values(m, coef_now)
         self._x: np.ndarray | None = None
         self._shift_cache: dict[int, np.ndarray] = {}
         self._positions = self._var_positions()
@@ -158,6 +181,19 @@ class DirectHighs:
             self._shift_cache[k] = src
         return self._shift_cache[k]
 
+    def _set_coefficients(self, values: dict[str, np.ndarray]) -> None:
+        """Write coefficient Params into the live matrix (only entries whose value changes)."""
+        for name, (rows, cols, base, slope, k_p) in self.coef_maps.items():
+            if name not in values:
+                continue
+            new = np.asarray(values[name], float)
+            old = self.coef_theta[name]
+            changed = np.flatnonzero(new[k_p] != old[k_p])
+            vals = base[changed] + slope[changed] * (new[k_p[changed]] - 1.0)
+            for r, c, v in zip(rows[changed].tolist(), cols[changed].tolist(), vals.tolist()):
+                self.h.changeCoeff(r, c, v)
+            self.coef_theta[name] = new.copy()
+
     def update(self, values: dict[str, np.ndarray]) -> None:
         """Apply new Param values (flat arrays in each Param's index order, as from ``input_values``)."""
         rhs = self.rhs0.copy()
@@ -177,6 +213,7 @@ class DirectHighs:
         self.h.changeRowsBounds(len(r), r, np.where(sense == 1, -_INF, rhs[r]), np.where(sense == -1, _INF, rhs[r]))
         self.h.changeColsCost(len(self.param_cols), self.param_cols, c[self.param_cols])
         self.h.changeObjectiveOffset(off)
+        self._set_coefficients(values)
 
     def solve(self, warm_shift: int | None = None, time_limit_s: float | None = None) -> SolveInfo:
         """Run HiGHS (optionally from the previous solution shifted by ``warm_shift`` steps).

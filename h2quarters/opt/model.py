@@ -26,6 +26,15 @@ Tank ``m[t+1] = m[t] + dt (ṁ − ṁ_fc) − (D[t] − u_h2[t]) − vent[t]`` 
 fuel cell with binary and minimum load, hydrogen use from chords; heat from the fuel cell or a gas boiler;
 battery with a charge/discharge binary; grid import/export with limits; PV may be curtailed.
 
+Per-step hull cuts (valid for every integer solution, they only tighten the LP relaxation): with ``n[t] =
+load − PV`` and the least/most electrical power ``P_min(x)``/``P_max(x)`` the electrolyser and compressor
+draw in state ``x``, the power the site must buy (grid, fuel cell, battery, unmet load) is at least
+``Σ_x x·max(0, n + P_min(x))`` and the power it must get rid of (export, curtailment, charging) at least
+``Σ_x x·max(0, −n − P_max(x))``. The balance alone only gives the aggregated ``n + Σ_x x·P_min(x)``, which
+lets a fractional ``on`` share PV between "producing" and "standby" within one step; with the cuts the LP
+bound of the school's 48 h plans lies within ≈0.1 % of the MILP optimum instead of ≈5 %. The ``max`` makes
+the coefficients of ``on``/``sb`` data-dependent: they are mutable Params (``COEF_PARAM_NAMES``).
+
 Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
 ``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by
 :func:`h2quarters.opt.explain.explain`.
@@ -87,7 +96,8 @@ def steps_of(hours: float, dt_h: float) -> int:
 
 def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSettings,
                 n_scenarios: int = 1, with_heat: bool = True,
-                grid_exclusive_m_kw: tuple[float, float] | None = None) -> pyo.ConcreteModel:
+                grid_exclusive_m_kw: tuple[float, float] | None = None, hull_cuts: bool = True
+                ) -> pyo.ConcreteModel:
     """Build the dispatch MILP for ``n_steps`` steps of ``dt_h`` hours and ``n_scenarios`` PV scenarios.
 
     Parameters
@@ -110,6 +120,9 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         Big-M bounds (import, export) in kW for a binary that forbids importing and exporting in the same
         step. Needed only when the feed-in tariff can exceed the import price (otherwise the optimum never
         does both); without it such prices make the model unbounded or meaningless.
+    hull_cuts : bool
+        Add the per-step hull cuts (default). They remove no integer solution; switching them off is for
+        measuring what they do to the LP bound and the solve time.
 
     Returns
     -------
@@ -341,6 +354,25 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         return supply == use
     m.c_balance = pyo.Constraint(ST, rule=_balance)
 
+    # --- hull cuts (see module docstring); coefficients written by input_values --------------------------
+    for name in HULL_PARAM_NAMES:
+        m.add_component(name, pyo.Param(m.S, m.T, **mut))
+    k_lam = ely.p_min_kw + tank.w_comp_kwh_per_kg * y0  # power not drawn during the start-up fraction λ
+    lam = (lambda s, t: m.lam[s, t]) if r_frac > 0 else (lambda s, t: 0.0)
+
+    def _buy(m, s, t):
+        lhs = m.p_imp[s, t] + u_load(s, t) + (m.p_fc[s, t] if fc is not None else 0.0) \
+            + (p_dis[s, t] if bat is not None else 0.0)
+        return lhs >= m.need_off_kw[s, t] + m.need_on_kw[s, t] * m.on[s, t] + m.need_sb_kw[s, t] * m.sb[s, t] \
+            - k_lam * lam(s, t)
+
+    def _spill(m, s, t):
+        lhs = m.p_exp[s, t] + m.p_cur[s, t] + (p_ch[s, t] if bat is not None else 0.0)
+        return lhs >= m.spill_off_kw[s, t] + m.spill_on_kw[s, t] * m.on[s, t] + m.spill_sb_kw[s, t] * m.sb[s, t]
+    if hull_cuts:
+        m.c_hull_buy = pyo.Constraint(ST, rule=_buy)
+        m.c_hull_spill = pyo.Constraint(ST, rule=_spill)
+
     # --- shared first-stage decisions (two-stage stochastic) ------------------------------------------
     if n_scenarios > 1:
         n_first = min(settings.stochastic_first_stage_steps, n_steps)
@@ -411,9 +443,15 @@ def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
     param.store_values(dict(zip(keys, values.tolist())))
 
 
+COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw")
+"""Mutable Params that are constraint-matrix coefficients (of ``on``/``sb`` in the hull cuts)."""
+HULL_PARAM_NAMES = ("need_off_kw", "spill_off_kw") + COEF_PARAM_NAMES
+
 PARAM_NAMES = ("pv_kw", "load_kw", "heat_kw", "price_import", "price_export", "co2_g_per_kwh", "h2_demand_kg",
-               "m0_kg", "e0_kwh", "on_prev", "w_prev", "p_prev_kw", "must_on", "must_off", "no_prod")
-"""Mutable Params that change between re-plans (``prob`` is fixed per model)."""
+               "m0_kg", "e0_kwh", "on_prev", "w_prev", "p_prev_kw", "must_on", "must_off", "no_prod",
+               "need_off_kw", "spill_off_kw")
+"""Mutable Params that change between re-plans and enter only right-hand sides, costs and the objective
+constant (``prob`` is fixed per model; coefficient Params are listed in ``COEF_PARAM_NAMES``)."""
 
 
 def write_values(m: pyo.ConcreteModel, values: dict[str, np.ndarray]) -> None:
@@ -470,14 +508,44 @@ def input_values(m: pyo.ConcreteModel, inputs: pd.DataFrame, pv_scenarios_kw: np
     if inverted.any() and not m.grid_exclusive:
         raise ValueError(f"feed-in tariff exceeds the import price at {inputs.index[inverted][:3].tolist()}: "
                          "build the model with grid_exclusive_m_kw (plan() does this automatically)")
+    pv = np.clip(pv, 0.0, None)
     return {
-        "pv_kw": np.clip(pv, 0.0, None).ravel(),  # S-major, as Pyomo orders S × T
+        **hull_values(m.plant, pv, inputs["load_kw"].to_numpy(float)),
+        "pv_kw": pv.ravel(),  # S-major, as Pyomo orders S × T
         "load_kw": inputs["load_kw"].to_numpy(float),
         "heat_kw": heat,
         "price_import": inputs["import_eur_per_kwh"].to_numpy(float),
         "price_export": inputs["feed_in_eur_per_kwh"].to_numpy(float),
         "co2_g_per_kwh": inputs["co2_g_per_kwh"].to_numpy(float),
         "h2_demand_kg": inputs["h2_demand_kg"].to_numpy(float),
+    }
+
+
+def hull_values(plant: PlantParams, pv_kw: np.ndarray, load_kw: np.ndarray) -> dict[str, np.ndarray]:
+    """Right-hand sides and coefficients of the per-step hull cuts (flat, S-major like ``pv_kw``).
+
+    Parameters
+    ----------
+    plant : PlantParams
+        Electrolyser and compressor numbers (least and most power per state).
+    pv_kw : ndarray
+        PV power, shape ``(n_scenarios, n_steps)``.
+    load_kw : ndarray
+        Electrical load, shape ``(n_steps,)``.
+    """
+    ely, w = plant.electrolyser, plant.tank.w_comp_kwh_per_kg
+    p_on_min = ely.p_min_kw + ely.p_bop_kw + w * float(ely.curve.y[0])
+    p_on_max = ely.p_min_kw + float(ely.curve.widths.sum()) + ely.p_bop_kw + w * float(ely.curve.y[-1])
+    net = load_kw[None, :] - pv_kw  # > 0: the site needs power with the electrolyser off
+    need_off = np.maximum(net, 0.0)
+    spill_off = np.maximum(-net, 0.0)
+    return {
+        "need_off_kw": need_off.ravel(),
+        "need_on_kw": (np.maximum(net + p_on_min, 0.0) - need_off).ravel(),
+        "need_sb_kw": (np.maximum(net + ely.p_standby_kw, 0.0) - need_off).ravel(),
+        "spill_off_kw": spill_off.ravel(),
+        "spill_on_kw": (np.maximum(-net - p_on_max, 0.0) - spill_off).ravel(),
+        "spill_sb_kw": (np.maximum(-net - ely.p_standby_kw, 0.0) - spill_off).ravel(),
     }
 
 

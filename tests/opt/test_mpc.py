@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from h2quarters.opt.annual import compare_monolithic_rolling
@@ -49,6 +50,12 @@ def test_direct_update_equals_fresh_compile():
     write_values(m, vals)
     ref = LinearStandardFormCompiler().write(m, mixed_form=True)
     np.testing.assert_allclose(d.rhs0, ref.rhs, atol=1e-12)
+    # the hull-cut coefficients (matrix entries) were rewritten in the live HiGHS model
+    lp = d.h.getLp()
+    live = sp.csc_matrix((lp.a_matrix_.value_, lp.a_matrix_.index_, lp.a_matrix_.start_),
+                         shape=(lp.num_row_, lp.num_col_))
+    assert abs(live - ref.A.tocsc()).max() < 1e-12
+    assert len(d.coef_maps["need_on_kw"][0]) == 24  # one entry per step
     np.testing.assert_allclose(d.c0, np.asarray(ref.c.todense()).ravel(), atol=1e-12)
     assert d.off0 == pytest.approx(float(ref.c_offset[0]), abs=1e-12)
     # and the live HiGHS model solves to the one-shot optimum

@@ -119,4 +119,6 @@ def plan(plant: PlantParams, inputs: pd.DataFrame, settings: OptSettings | None 
                     "build_s": build_s, "handoff_s": info.handoff_s, "solve_s": info.solve_s,
                     "load_s": info.load_s, "highs_run_s": info.highs_run_s, "n_cols": info.n_cols,
                     "n_rows": info.n_rows, "n_int": info.n_int, "messages": messages})
+    if "lp_guided_start" in info.extra:
+        summary["lp_guided_start"] = info.extra["lp_guided_start"]
     return PlanResult(schedule=schedule, summary=summary, messages=messages, info=info)

@@ -100,6 +100,11 @@ class OptSettings(BaseModel):
                            "beats it. The first (cold) plan always runs it.")
     time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(300.0, description="HiGHS time limit (s).")
     threads: Annotated[int, Field(ge=1, le=64)] = Field(1, description="HiGHS threads.")
+    lp_guided_start: Literal["auto", "on", "off"] = Field(
+        "auto", description="One-shot plans: solve the LP relaxation, fix the binaries it already sets to 0/1, "
+                            "solve that small MILP and hand its plan to HiGHS as the starting incumbent (a RENS "
+                            "dive done once, before the search). 'auto' does it from 5000 binaries on (the "
+                            "annual plan: 145 s → 41 s measured); small models do not need it.")
     handoff: Literal["matrix", "persistent"] = Field(
         "matrix", description="How a one-shot model reaches HiGHS: 'matrix' compiles Pyomo's standard form to "
                              "sparse arrays and passes them to highspy in one call (fast); 'persistent' uses "

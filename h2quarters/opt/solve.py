@@ -9,6 +9,11 @@ Two hand-offs:
 ``persistent``
     ``pyomo.contrib.solver.solvers.highs.Highs`` keeps the HiGHS instance alive; after a change of mutable
     Params only the affected coefficients/bounds are updated (used by the rolling MPC).
+
+Large one-shot MILPs (the annual plan) get a starting incumbent first (:func:`lp_guided_start`): with the
+hull cuts the LP relaxation already sets most binaries to 0 or 1, and the MILP over the remaining ones is
+small. HiGHS on its own spends its time in root cut rounds looking for an incumbent within the gap (on the
+school's year: 145 s and 1.4 GiB); with the start it stops after the root LP.
 """
 
 from __future__ import annotations
@@ -131,12 +136,21 @@ class MatrixModel:
         self.h.passModel(lp)
         self.n_rows = a.shape[0]
         self.n_int = int(integ.sum())
+        self.integer = integ.astype(bool)
+        self.settings = settings
         self.handoff_s = time.perf_counter() - t0
 
     def solve(self, model: pyo.ConcreteModel) -> SolveInfo:
-        """Run HiGHS and load the primal solution into the Pyomo variables."""
+        """Run HiGHS (after :func:`lp_guided_start` if the settings ask for it) and load the primal solution
+        into the Pyomo variables."""
+        st = self.settings
+        guided = st.lp_guided_start == "on" or (st.lp_guided_start == "auto" and self.n_int >= GUIDED_START_MIN_INT)
         run0 = float(self.h.getRunTime())
         t0 = time.perf_counter()
+        start: dict = {}
+        if guided and self.n_int:
+            start = lp_guided_start(self.h, self.integer, st.mip_rel_gap / 2, st.time_limit_s)
+            self.h.setOptionValue("time_limit", max(1.0, st.time_limit_s - (time.perf_counter() - t0)))
         self.h.run()
         t1 = time.perf_counter()
         status = _status(self.h)
@@ -152,7 +166,79 @@ class MatrixModel:
             out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
             out.bound = float(info.mip_dual_bound) if self.n_int else out.objective
         out.load_s = time.perf_counter() - t1
+        if start:
+            out.extra["lp_guided_start"] = start
         return out
+
+
+GUIDED_START_MIN_INT = 5000
+"""``lp_guided_start='auto'`` applies from this many integer columns on."""
+
+
+def lp_guided_start(h: highspy.Highs, integer: np.ndarray, gap: float, time_limit_s: float) -> dict:
+    """Give ``h`` a starting incumbent from its LP relaxation (relaxation-enforced neighbourhood search).
+
+    Solves the LP relaxation, fixes every integer column the LP sets to an integer value, solves the MILP
+    over the remaining ones to ``gap`` and offers its solution to ``h`` with ``setSolution``. Bounds and
+    options of ``h`` are restored afterwards; ``h`` is ready for ``run()``.
+
+    Parameters
+    ----------
+    h : highspy.Highs
+        A MILP loaded into HiGHS.
+    integer : ndarray of bool
+        Which columns are integer.
+    gap : float
+        Relative gap for the restricted MILP.
+    time_limit_s : float
+        Wall-clock cap for relaxation and restricted MILP together.
+
+    Returns
+    -------
+    dict
+        ``lp_s``, ``sub_s`` (s), ``lp_objective``, ``start_objective`` (NaN without a start), ``n_fixed``.
+    """
+    out = {"lp_s": 0.0, "sub_s": 0.0, "lp_objective": math.nan, "start_objective": math.nan, "n_fixed": 0}
+    t0 = time.perf_counter()
+    h.setOptionValue("solve_relaxation", True)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    try:
+        h.run()
+    finally:
+        h.setOptionValue("solve_relaxation", False)
+    out["lp_s"] = time.perf_counter() - t0
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return out
+    out["lp_objective"] = float(h.getInfo().objective_function_value)
+    x = np.asarray(h.getSolution().col_value, float)
+    idx = np.flatnonzero(integer)
+    settled = idx[np.abs(x[idx] - np.round(x[idx])) < 1e-6].astype(np.int32)
+    out["n_fixed"] = int(len(settled))
+    lp = h.getLp()
+    lo = np.asarray(lp.col_lower_, float)[settled]
+    up = np.asarray(lp.col_upper_, float)[settled]
+    gap0 = float(h.getOptionValue("mip_rel_gap")[1])  # highspy returns (status, value)
+    fix = np.round(x[settled])
+    h.changeColsBounds(len(settled), settled, fix, fix)
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("time_limit", max(1.0, float(time_limit_s) - out["lp_s"]))
+    t1 = time.perf_counter()
+    try:
+        h.run()
+        ok = h.getInfo().primal_solution_status == 2
+        start = np.asarray(h.getSolution().col_value, float) if ok else None
+        if ok:
+            out["start_objective"] = float(h.getInfo().objective_function_value)
+    finally:
+        h.changeColsBounds(len(settled), settled, lo, up)
+        h.setOptionValue("mip_rel_gap", gap0)
+    out["sub_s"] = time.perf_counter() - t1
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = start
+        sol.value_valid = True
+        h.setSolution(sol)
+    return out
 
 
 def solve_once(model: pyo.ConcreteModel, settings: OptSettings) -> SolveInfo:

@@ -24,7 +24,7 @@ import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from h2quarters.opt.model import COEF_PARAM_NAMES, PARAM_NAMES, write_values
-from h2quarters.opt.results import VAR_ST, VAR_ST1
+from h2quarters.opt.results import VAR_ST1, solution_arrays, var_positions
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import SolveInfo, _highs_options, _status
 
@@ -143,29 +143,10 @@ class DirectHighs:
         write_values(m, coef_now)
         self._x: np.ndarray | None = None
         self._shift_cache: dict[int, np.ndarray] = {}
-        self._positions = self._var_positions()
+        self._positions = var_positions(m, self.col_pos)
         self.setup_s = time.perf_counter() - t0
 
     # ------------------------------------------------------------------------------------------------
-    def _var_positions(self) -> dict[str, np.ndarray]:
-        """Column of every reported variable of scenario 0 (−1 where Pyomo dropped an unused variable)."""
-        m, n = self.m, self.n
-        pos = {}
-        get = lambda v: self.col_pos.get(id(v), -1)
-        for name in VAR_ST:
-            if hasattr(m, name):
-                var = getattr(m, name)
-                pos[name] = np.array([get(var[0, t]) for t in range(n)])
-        for name, kset in (("dl", "K"), ("dfc", "KF")):
-            if hasattr(m, name):
-                var = getattr(m, name)
-                pos[name] = np.array([[get(var[0, t, k]) for k in getattr(m, kset)] for t in range(n)])
-        for name in VAR_ST1:
-            if hasattr(m, name):
-                var = getattr(m, name)
-                pos[name] = np.array([get(var[0, t + 1]) for t in range(n)])
-        return pos
-
     def _shift(self, k: int) -> np.ndarray:
         """Column permutation that moves a solution ``k`` steps earlier (last step repeated)."""
         if k not in self._shift_cache:
@@ -243,15 +224,7 @@ class DirectHighs:
 
     def arrays(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Primal arrays of scenario 0 in the layout of :func:`h2quarters.opt.results.model_arrays`."""
-        x = np.concatenate([self._x, [0.0]])  # position −1 → 0.0 for dropped variables
-        out = {name: x[p] for name, p in self._positions.items()}
-        n = self.n
-        out["pv_kw"] = np.asarray(values["pv_kw"], float)[:n]
-        for name in ("load_kw", "heat_kw", "h2_demand_kg", "co2_g_per_kwh"):
-            out[name] = np.asarray(values[name], float)
-        out["price_import"] = np.asarray(values["price_import"], float)
-        out["price_export"] = np.asarray(values["price_export"], float)
-        return out
+        return solution_arrays(self._x, self._positions, values, self.n)
 
     def load_into_pyomo(self) -> None:
         """Copy the last solution into the Pyomo variables (for summaries via Pyomo expressions)."""

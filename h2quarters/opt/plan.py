@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -12,13 +13,22 @@ from h2quarters.opt.model import (
     build_model,
     check_inputs,
     initial_state_from_plant,
-    set_initial_state,
-    set_inputs,
+    input_values,
+    state_values,
+    write_values,
 )
 from h2quarters.opt.plant import PlantParams
-from h2quarters.opt.results import explain, schedule_frame, summary_dict
+from h2quarters.opt.results import (
+    explain,
+    schedule_frame,
+    schedule_from_arrays,
+    solution_arrays,
+    summary_dict,
+    summary_from_schedule,
+    var_positions,
+)
 from h2quarters.opt.settings import OptSettings
-from h2quarters.opt.solve import SolveInfo, solve_once
+from h2quarters.opt.solve import MatrixModel, SolveInfo, solve_once
 
 
 @dataclass
@@ -105,14 +115,32 @@ def plan(plant: PlantParams, inputs: pd.DataFrame, settings: OptSettings | None 
     if (inputs["feed_in_eur_per_kwh"] > inputs["import_eur_per_kwh"]).any():
         grid_m = grid_big_m_kw(plant, inputs)
     m = build_model(plant, len(inputs), dt_h, settings, with_heat=with_heat, grid_exclusive_m_kw=grid_m)
-    set_inputs(m, inputs)
-    set_initial_state(m, state or initial_state_from_plant(plant))
+    values = input_values(m, inputs)
+    values.update(state_values(m, state or initial_state_from_plant(plant)))
+    write_values(m, values)
     build_s = time.perf_counter() - t0
-    info = solve_once(m, settings)
-    if not info.ok:
-        raise RuntimeError(f"HiGHS returned no solution: status {info.status}")
-    schedule = schedule_frame(m, inputs.index)
-    summary = summary_dict(m, schedule)
+    if settings.handoff == "matrix":
+        # Compile, note where the reported variables sit, and free the Pyomo model before HiGHS runs: the
+        # results are rebuilt from the solution vector (a year-long model holds ≈300 MiB).
+        mm = MatrixModel(m, settings)
+        n_steps, positions = m.n_steps, var_positions(m, mm.col_pos)
+        mm.release()
+        del m
+        gc.collect()
+        info = mm.solve(None)
+        if not info.ok:
+            raise RuntimeError(f"HiGHS returned no solution: status {info.status}")
+        schedule = schedule_from_arrays(solution_arrays(mm.x, positions, values, n_steps), plant, settings, dt_h,
+                                        inputs.index)
+        summary = summary_from_schedule(schedule, plant, settings, dt_h, float(values["m0_kg"][0]),
+                                        float(values["e0_kwh"][0]), info.objective)
+        del mm
+    else:
+        info = solve_once(m, settings)
+        if not info.ok:
+            raise RuntimeError(f"HiGHS returned no solution: status {info.status}")
+        schedule = schedule_frame(m, inputs.index)
+        summary = summary_dict(m, schedule)
     messages = explain(schedule, plant, dt_h)
     summary.update({"mode": "plan", "n_steps": len(inputs), "dt_h": dt_h, "start": str(inputs.index[0]),
                     "solver_status": info.status, "mip_gap": info.mip_gap, "objective_bound": info.bound,

@@ -48,6 +48,60 @@ def model_arrays(m: pyo.ConcreteModel, scenario: int = 0) -> dict[str, np.ndarra
     return out
 
 
+def var_positions(m: pyo.ConcreteModel, col_pos: dict[int, int], scenario: int = 0) -> dict[str, np.ndarray]:
+    """Column of every reported variable of one scenario in a compiled model (−1 where Pyomo dropped an
+    unused variable), in the layout of :func:`model_arrays`.
+
+    Parameters
+    ----------
+    m : ConcreteModel
+        The model that was compiled.
+    col_pos : dict
+        ``id(var) → column`` of the compiled standard form.
+    """
+    n, s = m.n_steps, scenario
+    pos = {}
+
+    def get(v: object) -> int:
+        return col_pos.get(id(v), -1)
+    for name in VAR_ST:
+        if hasattr(m, name):
+            var = getattr(m, name)
+            pos[name] = np.array([get(var[s, t]) for t in range(n)])
+    for name, kset in (("dl", "K"), ("dfc", "KF")):
+        if hasattr(m, name):
+            var = getattr(m, name)
+            pos[name] = np.array([[get(var[s, t, k]) for k in getattr(m, kset)] for t in range(n)])
+    for name in VAR_ST1:
+        if hasattr(m, name):
+            var = getattr(m, name)
+            pos[name] = np.array([get(var[s, t + 1]) for t in range(n)])
+    return pos
+
+
+def solution_arrays(x: np.ndarray, positions: dict[str, np.ndarray], values: dict[str, np.ndarray],
+                    n_steps: int) -> dict[str, np.ndarray]:
+    """Primal arrays (layout of :func:`model_arrays`) from a solution vector and the Param values.
+
+    Parameters
+    ----------
+    x : ndarray
+        Column values of the compiled model.
+    positions : dict
+        From :func:`var_positions`.
+    values : dict
+        The Param values the model was solved with (as from ``input_values``); scenario 0's PV is used.
+    n_steps : int
+        Steps of the model.
+    """
+    xx = np.concatenate([np.asarray(x, float), [0.0]])  # position −1 → 0.0 for dropped variables
+    out = {name: xx[p] for name, p in positions.items()}
+    out["pv_kw"] = np.asarray(values["pv_kw"], float)[:n_steps]
+    for name in PARAM_T:
+        out[name] = np.asarray(values[name], float)
+    return out
+
+
 def schedule_frame(m: pyo.ConcreteModel, index: pd.DatetimeIndex, scenario: int = 0) -> pd.DataFrame:
     """The solved schedule of one PV scenario as a DataFrame (rows = steps, units in column names).
 
@@ -158,6 +212,50 @@ def summary_dict(m: pyo.ConcreteModel, schedule: pd.DataFrame, scenario: int = 0
         "h2_delivered_kg": float((schedule["h2_demand_kg"] - schedule["h2_unmet_kg"]).sum()),
         "grid_import_kwh": float(schedule["grid_import_kw"].sum() * m.dt_h),
         "grid_export_kwh": float(schedule["grid_export_kw"].sum() * m.dt_h),
+        "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
+        "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
+        "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,
+        "notes": dict(plant.notes),
+    }
+
+
+def summary_from_schedule(schedule: pd.DataFrame, plant: PlantParams, settings, dt_h: float, m0_kg: float,
+                          e0_kwh: float, objective: float) -> dict:
+    """The summary of :func:`summary_dict` computed from the schedule table alone (no Pyomo model needed).
+
+    Parameters
+    ----------
+    schedule : DataFrame
+        From :func:`schedule_from_arrays`.
+    plant, settings : PlantParams, OptSettings
+        What the plan was made with.
+    dt_h : float
+        Step length (h).
+    m0_kg, e0_kwh : float
+        Tank mass and battery energy at the start (after clipping into their windows).
+    objective : float
+        The solver's objective value.
+    """
+    sch = schedule
+    d_m = float(sch["tank_m_end_kg"].iloc[-1]) - m0_kg
+    d_e = float(sch["battery_e_end_kwh"].iloc[-1]) - e0_kwh if plant.battery is not None else 0.0
+    penalty = (settings.penalty_h2_unmet_eur_per_kg * float(sch["h2_unmet_kg"].sum())
+               + settings.penalty_h2_vent_eur_per_kg * float(sch["h2_vented_kg"].sum())
+               + settings.penalty_load_unmet_eur_per_kwh * dt_h * float(sch["load_unmet_kw"].sum()))
+    return {
+        "objective": float(objective),
+        "objective_kind": settings.objective,
+        "energy_cost_eur": float(sch["cost_eur"].sum()),
+        "startup_cost_eur": settings.startup_cost_eur * float(sch["ely_cold_start"].sum()),
+        "terminal_value_eur": settings.terminal_h2_eur_per_kg * d_m + settings.terminal_battery_eur_per_kwh * d_e,
+        "penalty_eur": penalty,
+        "co2_kg": float(sch["co2_kg"].sum()),
+        "n_cold_starts": int(sch["ely_cold_start"].sum()),
+        "h2_produced_kg": float(sch["ely_h2_kg"].sum()),
+        "h2_to_fuel_cell_kg": float(sch["fc_h2_kg"].sum()),
+        "h2_delivered_kg": float((sch["h2_demand_kg"] - sch["h2_unmet_kg"]).sum()),
+        "grid_import_kwh": float(sch["grid_import_kw"].sum() * dt_h),
+        "grid_export_kwh": float(sch["grid_export_kw"].sum() * dt_h),
         "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
         "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
         "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,

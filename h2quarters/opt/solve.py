@@ -102,7 +102,10 @@ class MatrixModel:
         t0 = time.perf_counter()
         sf = LinearStandardFormCompiler().write(model, mixed_form=True)
         self.columns = sf.columns
+        self.col_pos = {id(v): j for j, v in enumerate(sf.columns)}
         ncol = len(sf.columns)
+        self.n_cols = ncol
+        self.x: np.ndarray | None = None
         a = sf.A.tocsc()
         sense = np.fromiter((r[1] for r in sf.rows), int, len(sf.rows))
         rhs = np.asarray(sf.rhs, float)
@@ -140,9 +143,16 @@ class MatrixModel:
         self.settings = settings
         self.handoff_s = time.perf_counter() - t0
 
-    def solve(self, model: pyo.ConcreteModel) -> SolveInfo:
-        """Run HiGHS (after :func:`lp_guided_start` if the settings ask for it) and load the primal solution
-        into the Pyomo variables."""
+    def release(self) -> None:
+        """Drop every reference to the Pyomo model's variables so that the model can be freed before HiGHS
+        runs (a year-long model holds ≈300 MiB); the solution then stays in :attr:`x` only."""
+        self.columns = None
+        self.col_pos = None
+
+    def solve(self, model: pyo.ConcreteModel | None) -> SolveInfo:
+        """Run HiGHS (after :func:`lp_guided_start` if the settings ask for it); keep the primal solution in
+        :attr:`x` and load it into the Pyomo variables unless ``model`` is None or :meth:`release` was
+        called."""
         st = self.settings
         guided = st.lp_guided_start == "on" or (st.lp_guided_start == "auto" and self.n_int >= GUIDED_START_MIN_INT)
         run0 = float(self.h.getRunTime())
@@ -156,12 +166,13 @@ class MatrixModel:
         status = _status(self.h)
         info = self.h.getInfo()
         out = SolveInfo(status=status, handoff_s=self.handoff_s, solve_s=t1 - t0,
-                        highs_run_s=float(self.h.getRunTime()) - run0, n_cols=len(self.columns), n_rows=self.n_rows,
+                        highs_run_s=float(self.h.getRunTime()) - run0, n_cols=self.n_cols, n_rows=self.n_rows,
                         n_int=self.n_int)
         if out.ok:
-            x = self.h.getSolution().col_value
-            for v, val in zip(self.columns, x):
-                v.set_value(val, skip_validation=True)
+            self.x = np.asarray(self.h.getSolution().col_value, float)
+            if model is not None and self.columns is not None:
+                for v, val in zip(self.columns, self.x.tolist()):
+                    v.set_value(val, skip_validation=True)
             out.objective = float(info.objective_function_value)
             out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
             out.bound = float(info.mip_dual_bound) if self.n_int else out.objective
@@ -211,6 +222,7 @@ def lp_guided_start(h: highspy.Highs, integer: np.ndarray, gap: float, time_limi
         return out
     out["lp_objective"] = float(h.getInfo().objective_function_value)
     x = np.asarray(h.getSolution().col_value, float)
+    h.clearSolver()  # the simplex working set of a year-long LP is ≈400 MiB; the MILP below builds its own
     idx = np.flatnonzero(integer)
     settled = idx[np.abs(x[idx] - np.round(x[idx])) < 1e-6].astype(np.int32)
     out["n_fixed"] = int(len(settled))
@@ -230,6 +242,7 @@ def lp_guided_start(h: highspy.Highs, integer: np.ndarray, gap: float, time_limi
         if ok:
             out["start_objective"] = float(h.getInfo().objective_function_value)
     finally:
+        h.clearSolver()
         h.changeColsBounds(len(settled), settled, lo, up)
         h.setOptionValue("mip_rel_gap", gap0)
     out["sub_s"] = time.perf_counter() - t1

@@ -149,4 +149,5 @@ def plan(plant: PlantParams, inputs: pd.DataFrame, settings: OptSettings | None 
                     "n_rows": info.n_rows, "n_int": info.n_int, "messages": messages})
     if "lp_guided_start" in info.extra:
         summary["lp_guided_start"] = info.extra["lp_guided_start"]
+        summary["proven_by"] = info.extra.get("proven_by", "highs")
     return PlanResult(schedule=schedule, summary=summary, messages=messages, info=info)

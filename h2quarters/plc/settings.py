@@ -10,7 +10,6 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -103,9 +102,16 @@ def is_loopback(host: str) -> bool:
 
 
 def load_plc_settings(path: Path | None) -> PlcSettings:
-    """Load settings from a YAML file (``None`` → defaults)."""
+    """Load settings from a YAML file (``None`` → defaults).
+
+    Raises
+    ------
+    h2quarters.config.ConfigError
+        If the file is missing or invalid; every problem is listed with its YAML path, line, value and the
+        allowed range (the same loader as scenarios and controller settings).
+    """
     if path is None:
         return PlcSettings()
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    return PlcSettings.model_validate(data)
+    from h2quarters.config import load_yaml_model
+
+    return load_yaml_model(path, PlcSettings)

@@ -129,9 +129,8 @@ def test_no_battery_means_setpoint_zero_only_and_soc_nan(plant: PlantState) -> N
 def test_example_settings_file_loads_and_typos_are_errors(tmp_path) -> None:
     from pathlib import Path
 
-    from pydantic import ValidationError
-
     import h2quarters.plc as plc_pkg
+    from h2quarters.config import ConfigError
     from h2quarters.plc.settings import load_plc_settings
 
     example = Path(plc_pkg.__file__).parent / "plc_settings.example.yaml"
@@ -139,8 +138,15 @@ def test_example_settings_file_loads_and_typos_are_errors(tmp_path) -> None:
     assert s.security.mode == "production" and s.bind_host == "127.0.0.1" and s.interlocks.h2_trip_lel_pct == 25
     bad = tmp_path / "bad.yaml"
     bad.write_text("watchdog_timeout_s: 5\n")
-    with pytest.raises(ValidationError, match="watchdog_timeout_s"):
+    with pytest.raises(ConfigError, match="watchdog_timeout_s") as err:
         load_plc_settings(bad)
+    assert "line 1" in str(err.value) and "watchdog_timeout_ms" in str(err.value)  # where, and the right name
+    bad.write_text("speed: 1.0\nwatchdog_timeout_ms: 99999999\n")
+    with pytest.raises(ConfigError, match="watchdog_timeout_ms") as err:
+        load_plc_settings(bad)
+    assert "line 2" in str(err.value) and "99999999" in str(err.value) and "600000" in str(err.value)
     bad.write_text("interlocks: {h2_prealarm_lel_pct: 30, h2_trip_lel_pct: 20}\n")
-    with pytest.raises(ValidationError, match="must be below"):
+    with pytest.raises(ConfigError, match="must be below"):
         load_plc_settings(bad)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_plc_settings(tmp_path / "missing.yaml")

@@ -241,10 +241,10 @@ def lp_guided_start(h: highspy.Highs, integer: np.ndarray, gap: float, time_limi
         return out, None
     out["lp_objective"] = float(h.getInfo().objective_function_value)
     x = np.asarray(h.getSolution().col_value, float)
-    h.clearSolver()  # the simplex working set of a year-long LP is ≈400 MiB; the MILP below builds its own
+    h.clearSolver()  # the simplex working set of a year-long LP is ≈330 MiB; the MILP below builds its own
     idx = np.flatnonzero(integer)
     settled = idx[np.abs(x[idx] - np.round(x[idx])) < 1e-6].astype(np.int32)
-    out["n_fixed"] = int(len(settled))
+    out["n_fixed"] = len(settled)
     lp = h.getLp()
     lo = np.asarray(lp.col_lower_, float)[settled]
     up = np.asarray(lp.col_upper_, float)[settled]

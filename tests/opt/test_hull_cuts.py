@@ -6,7 +6,13 @@ import highspy
 import numpy as np
 import pytest
 
-from h2quarters.opt.model import build_model, hull_values, initial_state_from_plant, set_initial_state, set_inputs
+from h2quarters.opt.model import (
+    build_model,
+    hull_values,
+    initial_state_from_plant,
+    set_initial_state,
+    set_inputs,
+)
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import MatrixModel
 

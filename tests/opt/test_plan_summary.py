@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from h2quarters.opt.model import build_model, initial_state_from_plant, set_initial_state, set_inputs
+from h2quarters.opt.model import (
+    build_model,
+    initial_state_from_plant,
+    set_initial_state,
+    set_inputs,
+)
 from h2quarters.opt.plan import plan
 from h2quarters.opt.results import schedule_frame, summary_dict
 from h2quarters.opt.settings import OptSettings

@@ -1,6 +1,6 @@
 """The dispatch MILP of :mod:`h2quarters.opt.model`, written a second time in linopy (benchmark baseline).
 
-Same variables, constraints (including the per-step hull cuts) and cost objective as ``build_model(..., n_scenarios=1)`` with
+Same variables, constraints (including the valid cuts: hull, reserve memory) and cost objective as ``build_model(..., n_scenarios=1)`` with
 ``objective='cost'``; time-shifted terms use ``Variable.shift`` (the missing term at t = 0 is dropped by
 linopy and the initial state moves to the right-hand side). Used only by ``benchmarks/opt_*.py`` to check
 that both models reach the same optimum and to compare build, hand-off, solve time and memory.
@@ -130,6 +130,13 @@ def build_linopy(plant: PlantParams, inputs: pd.DataFrame, dt_h: float, settings
         # start-of-step mass: m0 at t = 0, else the previous step's end
         m.add_constraints(m_tank.shift(t=1) - (fc.m_reserve_kg - tank.m_min_kg) * fc_on
                           >= tank.m_min_kg - m0 * first, name="c_reserve")
+        k_res = fc.m_reserve_kg - float(fc.curve.y[-1]) * dt_h - tank.m_min_kg
+        if k_res > 0:  # the reserve-memory cut of h2quarters.opt.model
+            cum = np.cumsum(inputs["h2_demand_kg"].to_numpy(float))
+            res_h = m.add_variables(lower=0, coords=[T], name="res_h")
+            m.add_constraints(res_h - k_res * fc_on >= da(np.concatenate([[0.0], cum[:-1]])), name="c_res_h1")
+            m.add_constraints(res_h - res_h.shift(t=1) >= 0, name="c_res_h2", mask=~first)
+            m.add_constraints(m_tank - res_h >= tank.m_min_kg - da(cum), name="c_res_mem")
 
     p_ch = p_dis = 0
     if bat is not None:

@@ -1,4 +1,4 @@
-"""The per-step hull cuts remove no integer solution and tighten the LP relaxation."""
+"""The valid cuts (per-step hull cuts, fuel-cell reserve memory) keep the optimum and tighten the LP."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from h2quarters.opt.solve import MatrixModel
 from .conftest import make_inputs, make_plant
 
 
-def _solve(plant, inputs, settings, hull_cuts: bool) -> tuple[float, float]:
+def _solve(plant, inputs, settings, hull_cuts: bool, dt_h: float = 1.0) -> tuple[float, float]:
     """(MILP optimum, LP-relaxation optimum) of one model."""
-    m = build_model(plant, len(inputs), 1.0, settings, hull_cuts=hull_cuts)
+    m = build_model(plant, len(inputs), dt_h, settings, hull_cuts=hull_cuts)
     set_inputs(m, inputs)
     set_initial_state(m, initial_state_from_plant(plant))
     mm = MatrixModel(m, settings)
@@ -72,3 +72,28 @@ def test_hull_values_by_hand():
     # 18.5 kW surplus: even at full load the rest must go out
     assert v["spill_off_kw"][3] + v["spill_on_kw"][3] == pytest.approx(18.5 - p_on_max)
     assert v["spill_off_kw"][3] + v["spill_sb_kw"][3] == pytest.approx(18.5 - ely.p_standby_kw)
+
+
+@pytest.mark.parametrize("h2_kg", [0.0, 0.004])
+def test_reserve_memory_keeps_the_optimum_and_raises_the_winter_bound(h2_kg):
+    # winter: little PV, the fuel cell covers the load from the tank down to its reserve (1.0 kg)
+    plant = make_plant(battery=False, m_init_kg=2.2, m_reserve_kg=1.0)
+    inputs = make_inputs(96, "15min", pv_peak_kw=1.0, load_kw=1.2, h2_kg=h2_kg, seed=11)
+    settings = OptSettings(mip_rel_gap=1e-9, terminal_h2_eur_per_kg=1.0)
+    with_cuts, lp_cuts = _solve(plant, inputs, settings, True, dt_h=0.25)
+    without, lp_plain = _solve(plant, inputs, settings, False, dt_h=0.25)
+    assert with_cuts == pytest.approx(without, rel=1e-7, abs=1e-7)
+    assert lp_cuts > lp_plain + 1e-3 * abs(without)  # the relaxation can no longer spend the reserve
+
+
+def test_reserve_memory_holds_on_optimal_schedules():
+    from h2quarters.opt.plan import plan
+
+    plant = make_plant(battery=False, m_init_kg=2.2, m_reserve_kg=1.0)
+    inputs = make_inputs(96, "15min", pv_peak_kw=1.0, load_kw=1.2, h2_kg=0.004, seed=11)
+    res = plan(plant, inputs, OptSettings(mip_rel_gap=1e-9, terminal_h2_eur_per_kg=1.0))
+    sch = res.schedule
+    assert sch.fc_on.sum() > 0  # the fuel cell does run …
+    m_start = np.concatenate([[2.2], sch.tank_m_end_kg.to_numpy()[:-1]])
+    on = sch.fc_on.to_numpy() == 1
+    assert (m_start[on] >= 1.0 - 1e-6).all()  # … only from a tank at or above its reserve

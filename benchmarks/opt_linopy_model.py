@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from h2quarters.opt.model import InitialState, hull_values, state_values, steps_of
+from h2quarters.opt.model import (
+    RESERVE_CUT_MAX_STEPS,
+    InitialState,
+    hull_values,
+    state_values,
+    steps_of,
+)
 from h2quarters.opt.plant import PlantParams
 from h2quarters.opt.settings import OptSettings
 
@@ -131,7 +137,8 @@ def build_linopy(plant: PlantParams, inputs: pd.DataFrame, dt_h: float, settings
         m.add_constraints(m_tank.shift(t=1) - (fc.m_reserve_kg - tank.m_min_kg) * fc_on
                           >= tank.m_min_kg - m0 * first, name="c_reserve")
         k_res = fc.m_reserve_kg - float(fc.curve.y[-1]) * dt_h - tank.m_min_kg
-        if k_res > 0:  # the reserve-memory cut of h2quarters.opt.model
+        rmc = settings.reserve_memory_cut
+        if k_res > 0 and (rmc == "on" or (rmc == "auto" and n <= RESERVE_CUT_MAX_STEPS)):  # as h2quarters.opt.model
             cum = np.cumsum(inputs["h2_demand_kg"].to_numpy(float))
             res_h = m.add_variables(lower=0, coords=[T], name="res_h")
             m.add_constraints(res_h - k_res * fc_on >= da(np.concatenate([[0.0], cum[:-1]])), name="c_res_h1")

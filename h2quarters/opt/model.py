@@ -310,7 +310,8 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         # reserve (2 % LP gap in winter, 10× longer solves). With H ≥ the running maximum of
         # k·fc_on[τ] + demand before τ:  m[t+1] + demand through t ≥ m_min + H[t].
         k_res = fc.m_reserve_kg - float(fc.curve.y[-1]) * dt_h - tank.m_min_kg
-        if k_res > 0 and hull_cuts:
+        rmc = settings.reserve_memory_cut
+        if k_res > 0 and hull_cuts and (rmc == "on" or (rmc == "auto" and n_steps <= RESERVE_CUT_MAX_STEPS)):
             m.res_h = pyo.Var(ST, domain=pyo.NonNegativeReals)
             m.c_res_h1 = pyo.Constraint(ST, rule=lambda m, s, t: m.res_h[s, t] - k_res * m.fc_on[s, t]
                                         >= m.h2_demand_cum_prev_kg[t])
@@ -458,6 +459,9 @@ REQUIRED_COLUMNS = ("pv_kw", "load_kw", "import_eur_per_kwh", "feed_in_eur_per_k
 def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
     param.store_values(dict(zip(keys, values.tolist())))
 
+
+RESERVE_CUT_MAX_STEPS = 2000
+"""``reserve_memory_cut='auto'`` adds the cut to horizons of at most this many steps (MPC, day-ahead)."""
 
 COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw")
 """Mutable Params that are constraint-matrix coefficients (of ``on``/``sb`` in the hull cuts)."""

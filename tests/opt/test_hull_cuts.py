@@ -86,6 +86,13 @@ def test_reserve_memory_keeps_the_optimum_and_raises_the_winter_bound(h2_kg):
     assert lp_cuts > lp_plain + 1e-3 * abs(without)  # the relaxation can no longer spend the reserve
 
 
+def test_reserve_memory_cut_setting():
+    plant = make_plant(battery=False, m_reserve_kg=1.0)
+    for value, n, expected in (("auto", 96, True), ("off", 96, False), ("on", 2400, True), ("auto", 2400, False)):
+        m = build_model(plant, n, 0.25, OptSettings(reserve_memory_cut=value))
+        assert hasattr(m, "c_res_mem") == expected, (value, n)
+
+
 def test_reserve_memory_holds_on_optimal_schedules():
     from h2quarters.opt.plan import plan
 

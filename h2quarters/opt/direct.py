@@ -26,7 +26,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from h2quarters.opt.model import COEF_PARAM_NAMES, PARAM_NAMES, write_values
 from h2quarters.opt.results import VAR_ST1, solution_arrays, var_positions
 from h2quarters.opt.settings import OptSettings
-from h2quarters.opt.solve import SolveInfo, _highs_options, _status
+from h2quarters.opt.solve import SolveInfo, _highs_options, _status, highs_lp
 
 _INF = highspy.kHighsInf
 
@@ -74,7 +74,7 @@ class DirectHighs:
         sf = _compile(m)
         self.columns = sf.columns
         self.col_pos = {id(v): j for j, v in enumerate(sf.columns)}
-        ncol, nrow = len(sf.columns), sf.A.shape[0]
+        nrow = sf.A.shape[0]
         self.sense = np.fromiter((r[1] for r in sf.rows), int, nrow)
         self.rhs0 = np.asarray(sf.rhs, float)
         self.c0 = np.asarray(sf.c.todense(), float).ravel()
@@ -117,25 +117,8 @@ class DirectHighs:
         self.param_rows = np.unique(np.concatenate([v[0] for v in self.maps.values()])).astype(np.int32)
         self.param_cols = np.unique(np.concatenate([v[3] for v in self.maps.values()])).astype(np.int32)
 
-        a = sf.A.tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = ncol, nrow
-        lp.col_cost_ = self.c0
-        lp.col_lower_ = np.fromiter((-_INF if v.lb is None else v.lb for v in sf.columns), float, ncol)
-        lp.col_upper_ = np.fromiter((_INF if v.ub is None else v.ub for v in sf.columns), float, ncol)
-        lp.row_lower_ = np.where(self.sense == 1, -_INF, self.rhs0)
-        lp.row_upper_ = np.where(self.sense == -1, _INF, self.rhs0)
-        lp.offset_ = self.off0
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = a.indices.astype(np.int32)
-        lp.a_matrix_.value_ = a.data.astype(float)
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ncol, nrow
-        integ = np.fromiter((v.is_integer() for v in sf.columns), bool, ncol)
+        lp, integ = highs_lp(sf)  # at the base point θ₀ (rhs0, c0, off0 above are the same numbers)
         self.n_int = int(integ.sum())
-        if self.n_int:
-            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                               for i in integ]
         self.h = highspy.Highs()
         _highs_options(self.h, settings)
         self.h.passModel(lp)

@@ -194,6 +194,22 @@ def schedule_from_arrays(a: dict[str, np.ndarray], plant: PlantParams, settings,
     return df
 
 
+def _totals(schedule: pd.DataFrame, plant: PlantParams, dt_h: float) -> dict:
+    """Counts and energy/hydrogen totals of a schedule, and the curve approximation errors."""
+    return {
+        "n_cold_starts": int(schedule["ely_cold_start"].sum()),
+        "h2_produced_kg": float(schedule["ely_h2_kg"].sum()),
+        "h2_to_fuel_cell_kg": float(schedule["fc_h2_kg"].sum()),
+        "h2_delivered_kg": float((schedule["h2_demand_kg"] - schedule["h2_unmet_kg"]).sum()),
+        "grid_import_kwh": float(schedule["grid_import_kw"].sum() * dt_h),
+        "grid_export_kwh": float(schedule["grid_export_kw"].sum() * dt_h),
+        "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
+        "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
+        "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,
+        "notes": dict(plant.notes),
+    }
+
+
 def summary_dict(m: pyo.ConcreteModel, schedule: pd.DataFrame, scenario: int = 0) -> dict:
     """Objective and its parts, key totals and the curve approximation errors of a solved model."""
     plant: PlantParams = m.plant
@@ -206,16 +222,7 @@ def summary_dict(m: pyo.ConcreteModel, schedule: pd.DataFrame, scenario: int = 0
         "terminal_value_eur": float(pyo.value(m.terminal_value_eur[s])),
         "penalty_eur": float(pyo.value(m.penalty_eur[s])),
         "co2_kg": float(pyo.value(m.co2_kg[s])),
-        "n_cold_starts": int(schedule["ely_cold_start"].sum()),
-        "h2_produced_kg": float(schedule["ely_h2_kg"].sum()),
-        "h2_to_fuel_cell_kg": float(schedule["fc_h2_kg"].sum()),
-        "h2_delivered_kg": float((schedule["h2_demand_kg"] - schedule["h2_unmet_kg"]).sum()),
-        "grid_import_kwh": float(schedule["grid_import_kw"].sum() * m.dt_h),
-        "grid_export_kwh": float(schedule["grid_export_kw"].sum() * m.dt_h),
-        "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
-        "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
-        "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,
-        "notes": dict(plant.notes),
+        **_totals(schedule, plant, m.dt_h),
     }
 
 
@@ -250,16 +257,7 @@ def summary_from_schedule(schedule: pd.DataFrame, plant: PlantParams, settings, 
         "terminal_value_eur": settings.terminal_h2_eur_per_kg * d_m + settings.terminal_battery_eur_per_kwh * d_e,
         "penalty_eur": penalty,
         "co2_kg": float(sch["co2_kg"].sum()),
-        "n_cold_starts": int(sch["ely_cold_start"].sum()),
-        "h2_produced_kg": float(sch["ely_h2_kg"].sum()),
-        "h2_to_fuel_cell_kg": float(sch["fc_h2_kg"].sum()),
-        "h2_delivered_kg": float((sch["h2_demand_kg"] - sch["h2_unmet_kg"]).sum()),
-        "grid_import_kwh": float(sch["grid_import_kw"].sum() * dt_h),
-        "grid_export_kwh": float(sch["grid_export_kw"].sum() * dt_h),
-        "electrolyser_curve_segments": len(plant.electrolyser.curve.widths),
-        "electrolyser_curve_max_abs_err_kg_per_h": plant.electrolyser.curve.max_abs_err,
-        "electrolyser_curve_max_rel_err": plant.electrolyser.curve.max_rel_err,
-        "notes": dict(plant.notes),
+        **_totals(sch, plant, dt_h),
     }
 
 

@@ -96,6 +96,43 @@ def _status(h: highspy.Highs) -> str:
     return ("feasible" if has_sol else "error") + f"({h.modelStatusToString(ms)})"
 
 
+def highs_lp(sf) -> tuple[highspy.HighsLp, np.ndarray]:
+    """A ``highspy.HighsLp`` (column-wise matrix, integrality) from Pyomo's compiled standard form.
+
+    Parameters
+    ----------
+    sf
+        Result of ``LinearStandardFormCompiler().write(model, mixed_form=True)``.
+
+    Returns
+    -------
+    (HighsLp, ndarray of bool)
+        The model for ``Highs.passModel`` and which columns are integer.
+    """
+    ncol, nrow = len(sf.columns), len(sf.rows)
+    a = sf.A.tocsc()
+    sense = np.fromiter((r[1] for r in sf.rows), int, nrow)
+    rhs = np.asarray(sf.rhs, float)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = ncol, nrow
+    lp.col_cost_ = np.asarray(sf.c.todense(), float).ravel() if sf.c.shape[0] else np.zeros(ncol)
+    lp.col_lower_ = np.fromiter((-_INF if v.lb is None else v.lb for v in sf.columns), float, ncol)
+    lp.col_upper_ = np.fromiter((_INF if v.ub is None else v.ub for v in sf.columns), float, ncol)
+    lp.row_lower_ = np.where(sense == 1, -_INF, rhs)  # sense: 1 is ≤, −1 is ≥, 0 is =
+    lp.row_upper_ = np.where(sense == -1, _INF, rhs)
+    lp.offset_ = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ncol, nrow
+    integ = np.fromiter((v.is_integer() for v in sf.columns), bool, ncol)
+    if integ.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in integ]
+    return lp, integ
+
+
 class MatrixModel:
     """A Pyomo model compiled to arrays and loaded into a (re-usable) highspy instance."""
 
@@ -107,40 +144,14 @@ class MatrixModel:
         ncol = len(sf.columns)
         self.n_cols = ncol
         self.x: np.ndarray | None = None
-        a = sf.A.tocsc()
-        sense = np.fromiter((r[1] for r in sf.rows), int, len(sf.rows))
-        rhs = np.asarray(sf.rhs, float)
-        row_lo = np.where(sense == 1, -_INF, rhs)
-        row_up = np.where(sense == -1, _INF, rhs)
-        col_lo = np.fromiter((-_INF if v.lb is None else v.lb for v in sf.columns), float, ncol)
-        col_up = np.fromiter((_INF if v.ub is None else v.ub for v in sf.columns), float, ncol)
-        integ = np.fromiter((1 if v.is_integer() else 0 for v in sf.columns), np.int32, ncol)
-        cost = np.asarray(sf.c.todense(), float).ravel() if sf.c.shape[0] else np.zeros(ncol)
-        self.offset = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
-        lp = highspy.HighsLp()
-        lp.num_col_ = ncol
-        lp.num_row_ = a.shape[0]
-        lp.col_cost_ = cost
-        lp.col_lower_ = col_lo
-        lp.col_upper_ = col_up
-        lp.row_lower_ = row_lo
-        lp.row_upper_ = row_up
-        lp.offset_ = self.offset
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = a.indices.astype(np.int32)
-        lp.a_matrix_.value_ = a.data.astype(float)
-        lp.a_matrix_.num_col_ = ncol
-        lp.a_matrix_.num_row_ = a.shape[0]
-        if integ.any():
-            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                               for i in integ]
+        lp, integ = highs_lp(sf)
+        self.offset = float(lp.offset_)
         self.h = highspy.Highs()
         _highs_options(self.h, settings)
         self.h.passModel(lp)
-        self.n_rows = a.shape[0]
+        self.n_rows = lp.num_row_
         self.n_int = int(integ.sum())
-        self.integer = integ.astype(bool)
+        self.integer = integ
         self.settings = settings
         self.handoff_s = time.perf_counter() - t0
 
@@ -149,6 +160,12 @@ class MatrixModel:
         runs (a year-long model holds ≈300 MiB); the solution then stays in :attr:`x` only."""
         self.columns = None
         self.col_pos = None
+
+    def _load(self, model: pyo.ConcreteModel | None) -> None:
+        """Copy :attr:`x` into the Pyomo variables (not after :meth:`release` or without a model)."""
+        if model is not None and self.columns is not None:
+            for v, val in zip(self.columns, self.x.tolist()):
+                v.set_value(val, skip_validation=True)
 
     def solve(self, model: pyo.ConcreteModel | None) -> SolveInfo:
         """Run HiGHS (after :func:`lp_guided_start` if the settings ask for it); keep the primal solution in
@@ -177,9 +194,7 @@ class MatrixModel:
                             highs_run_s=start["lp_s"] + start["sub_s"], n_cols=self.n_cols, n_rows=self.n_rows,
                             n_int=self.n_int, extra={"lp_guided_start": start, "proven_by": "lp_relaxation"})
             t1 = time.perf_counter()
-            if model is not None and self.columns is not None:
-                for v, val in zip(self.columns, self.x.tolist()):
-                    v.set_value(val, skip_validation=True)
+            self._load(model)
             out.load_s = time.perf_counter() - t1
             return out
         self.h.run()
@@ -191,9 +206,7 @@ class MatrixModel:
                         n_int=self.n_int)
         if out.ok:
             self.x = np.asarray(self.h.getSolution().col_value, float)
-            if model is not None and self.columns is not None:
-                for v, val in zip(self.columns, self.x.tolist()):
-                    v.set_value(val, skip_validation=True)
+            self._load(model)
             out.objective = float(info.objective_function_value)
             out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
             out.bound = float(info.mip_dual_bound) if self.n_int else out.objective

@@ -10,16 +10,14 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from h2quarters.config.scenario import Strict
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class Interlocks(_Strict):
+class Interlocks(Strict):
     """Interlock thresholds of the PLC (independent of any controller).
 
     Gas-detector levels follow the usual two-stage setting of fixed H2 detectors (alarm 1 / alarm 2 in % of the
@@ -43,7 +41,7 @@ class Interlocks(_Strict):
         return self
 
 
-class Room(_Strict):
+class Room(Strict):
     """Electrolyser room for the H2 dispersion model of the gas detector (well-mixed zone)."""
 
     volume_m3: Annotated[float, Field(gt=0.0, le=1e5)] = 60.0
@@ -52,7 +50,7 @@ class Room(_Strict):
     ventilation_default_pct: Annotated[float, Field(ge=0.0, le=100.0)] = 20.0
 
 
-class Security(_Strict):
+class Security(Strict):
     """OPC UA security profile.
 
     ``production``: only Basic256Sha256 Sign&Encrypt with user name/password (users from ``users_file``);
@@ -66,7 +64,7 @@ class Security(_Strict):
     application_uri: str = "urn:h2quarters:virtual-plc"
 
 
-class PlcSettings(_Strict):
+class PlcSettings(Strict):
     """Virtual PLC settings."""
 
     bind_host: str = "127.0.0.1"

@@ -159,8 +159,15 @@ def test_auto_follows_mpc_plan_from_worker_process(make_runtime: Any) -> None:
     wait_for(applied, 3, "PLC setpoints = plan step")
     assert rt.store.latest_plan()["plan_id"] == plan.plan_id
     assert rt.store.latest_forecast()["provider"] == "clearsky-blend"
-    wait_for(lambda: all(r.status != "pending" for r in rt.store.audit_log(1000)), 3, "results recorded")
-    autos = [r for r in rt.store.audit_log(1000) if r.source == "auto"]
+    # judge the snapshot in which every command had its result: the loop keeps sending, so a second read of
+    # the audit log can catch the next command in flight (seen once as a spurious 'pending')
+    snap: dict = {}
+
+    def recorded() -> bool:
+        snap["log"] = rt.store.audit_log(1000)
+        return all(r.status != "pending" for r in snap["log"])
+    wait_for(recorded, 3, "results recorded")
+    autos = [r for r in snap["log"] if r.source == "auto"]
     assert autos and all(r.status == "ok" for r in autos), [(r.target, r.value, r.status, r.detail) for r in autos]
 
 

@@ -132,6 +132,17 @@ def test_invalid_yaml_reports_line() -> None:
     assert "not valid YAML" in info.value.problems[0].message
 
 
+def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "scenario.yaml"
+    f.write_text("name: x\nlocation:\n  name: a\n   latitude_deg: 51\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path)
+    text = str(info.value)
+    assert text.startswith(f"{f}: 1 problem(s)")
+    assert "(line 4)" in text and "column" in text
+    assert "<unicode string>" not in text
+
+
 def test_technology_parameter_mismatch() -> None:
     data = _default_data()
     data["electrolyser"]["technology"] = "PEM"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from h2quarters.config import ScenarioError, load_scenario, parse_scenario
 
@@ -162,3 +163,27 @@ def test_settings_files_report_like_scenarios(tmp_path: Path) -> None:
     by_path = {p.path: p for p in info.value.problems}
     assert by_path["lease_s"].line == 2 and "-5" in by_path["lease_s"].message and "> 0" in by_path["lease_s"].message
     assert "Did you mean 'lease_s'" in by_path["lease_minutes"].message
+
+
+def test_every_cost_and_efficiency_of_the_lcoh_is_in_the_default_file() -> None:
+    """No number entering the LCOH comes from a default the file does not show (e.g. a storage O&M)."""
+    scn = load_scenario(DEFAULT)
+
+    def implicit(model, path: str) -> list[str]:
+        out = []
+        for name, info in type(model).model_fields.items():
+            value = getattr(model, name)
+            if info.exclude or value is None:
+                continue
+            if name not in model.model_fields_set:
+                out.append(f"{path}.{name}")
+            elif isinstance(value, BaseModel):
+                out += implicit(value, f"{path}.{name}")
+        return out
+
+    sections = {"costs": scn.costs, "electrolyser": scn.electrolyser, "storage": scn.storage,
+                "tariffs": scn.tariffs}
+    missing = [m for path, section in sections.items() for m in implicit(section, path)]
+    # grid limits are absent on purpose (no limit), not a hidden number
+    missing = [m for m in missing if not m.startswith("tariffs.p_")]
+    assert not missing, f"set these explicitly (with a source) in the scenario file: {missing}"

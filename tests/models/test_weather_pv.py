@@ -119,14 +119,15 @@ def _centroid_offset_h(ghi: np.ndarray, index: pd.DatetimeIndex) -> float:
 
     mez = index.tz_convert("Etc/GMT-1")
     days = mez.normalize()
-    full = pd.Series(1, index=days).groupby(level=0).size() == 24
-    keep = np.isin(days, full.index[full])
-    ghi, mez, days = ghi[keep], mez[keep], days[keep]
-    minutes = mez.repeat(60) + pd.to_timedelta(np.tile(np.arange(60) + 0.5, len(mez)), unit="min")
-    doy = minutes.dayofyear.to_numpy()
+    counts = pd.Series(1, index=days).groupby(level=0).size()
+    keep = np.isin(days, counts.index[counts == 24])  # whole MEZ days only
+    ghi, mez = ghi[keep], mez[keep]
+    # 1-minute instants (minute midpoints) of every hour, as day of year and MEZ clock hours: plain arrays
+    doy = np.repeat(mez.dayofyear.to_numpy(), 60)
+    clock_h = np.repeat(mez.hour.to_numpy(), 60) + np.tile((np.arange(60) + 0.5) / 60.0, len(mez))
     decl = pvlib.solarposition.declination_spencer71(doy)
-    eot = pvlib.solarposition.equation_of_time_spencer71(doy)
-    hour_angle = pvlib.solarposition.hour_angle(minutes, KASSEL_TRY_LONGITUDE_DEG, eot)
+    eot_min = pvlib.solarposition.equation_of_time_spencer71(doy)
+    hour_angle = 15.0 * (clock_h - 12.0) + (KASSEL_TRY_LONGITUDE_DEG - 15.0) + eot_min / 4.0
     zen = pvlib.solarposition.solar_zenith_analytical(np.radians(KASSEL_TRY_LATITUDE_DEG),
                                                       np.radians(hour_angle), decl)
     g0 = (np.maximum(np.cos(zen), 0.0) * pvlib.irradiance.get_extra_radiation(doy)).reshape(-1, 60).mean(axis=1)
@@ -134,8 +135,7 @@ def _centroid_offset_h(ghi: np.ndarray, index: pd.DatetimeIndex) -> float:
     g, g0 = ghi.reshape(-1, 24), g0.reshape(-1, 24)
     c_data = (g * hours).sum(axis=1) / np.maximum(g.sum(axis=1), 1e-9)
     c_sun = (g0 * hours).sum(axis=1) / g0.sum(axis=1)
-    weight = g.sum(axis=1)
-    return float(np.average(c_data - c_sun, weights=weight))
+    return float(np.average(c_data - c_sun, weights=g.sum(axis=1)))
 
 
 def test_try_radiation_is_symmetric_around_solar_noon(try2025: pd.DataFrame) -> None:

@@ -10,6 +10,7 @@ from h2quarters.config.loader import (
     load_yaml_model,
     parse_scenario,
     parse_yaml_model,
+    validate_update,
 )
 from h2quarters.config.scenario import Scenario
 
@@ -19,4 +20,4 @@ DEFAULT_SCENARIO = SCENARIOS_DIR / "oskar-von-miller"
 """The school's pilot, the default scenario of ``h2q serve`` and ``h2q plc``."""
 
 __all__ = ["DEFAULT_SCENARIO", "SCENARIOS_DIR", "ConfigError", "Problem", "Scenario", "ScenarioError",
-           "load_scenario", "load_yaml_model", "parse_scenario", "parse_yaml_model"]
+           "load_scenario", "load_yaml_model", "parse_scenario", "parse_yaml_model", "validate_update"]

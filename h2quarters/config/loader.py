@@ -131,6 +131,8 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
         unit = _unit_of(str(loc[-1])) if loc else ""
         unit_hint = f" in {unit} (the unit is in the key name)" if unit else ""
         return f"value {shown} is not a plain number; give a number{unit_hint}"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type", "date_from_datetime_inexact"):
+        return f"value {shown} is not a date; give YYYY-MM-DD"
     if kind == "literal_error":
         return f"value {shown} is not allowed; choose one of {ctx.get('expected')}"
     if kind == "value_error":
@@ -173,6 +175,59 @@ def _problems_from(error: ValidationError, lines: dict[tuple[str | int, ...], in
     return list(unique.values())
 
 
+def _yaml_syntax_problem(exc: yaml.YAMLError) -> Problem:
+    """A YAML syntax error as a :class:`Problem` with line and column.
+
+    PyYAML's own text names the stream it parsed (``"<unicode string>"``), not the file; the caller's
+    ``source`` (the file path) heads the message instead, so only the problem and its position are kept.
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    parts = [str(getattr(exc, attr)) for attr in ("context", "problem") if getattr(exc, attr, None)]
+    what = ", ".join(parts) if parts else type(exc).__name__
+    column = f", column {mark.column + 1}" if mark is not None else ""
+    return Problem("", line, f"not valid YAML{column}: {what}")
+
+
+def validate_update(instance: M, updates: dict[str, Any], source: str = "command line",
+                    error: type[ConfigError] = ConfigError) -> M:
+    """Apply ``updates`` to a validated model through the same validation as its YAML.
+
+    ``model_copy(update=...)`` would skip validation; this re-validates the merged values, so a value
+    given on the command line is refused exactly like the same value in the file.
+
+    Parameters
+    ----------
+    instance : pydantic.BaseModel
+        A validated configuration section (e.g. ``scenario.simulation``).
+    updates : dict
+        Field name to new value; ``None`` values are ignored (option not given).
+    source : str
+        Name used in error messages.
+    error : type of ConfigError
+        Exception class to raise.
+
+    Returns
+    -------
+    A new, validated instance of the same model.
+
+    Raises
+    ------
+    ConfigError
+        One :class:`Problem` per refused value; ``Problem.path`` is the field name.
+    """
+    given = {k: v for k, v in updates.items() if v is not None}
+    if not given:
+        return instance
+    model = type(instance)
+    data = instance.model_dump()
+    data.update(given)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(source, _problems_from(exc, {}, model)) from None
+
+
 def parse_yaml_model(text: str, model: type[M], source: str = "<string>",
                      error: type[ConfigError] = ConfigError) -> M:
     """Validate YAML text against a pydantic model.
@@ -200,9 +255,7 @@ def parse_yaml_model(text: str, model: type[M], source: str = "<string>",
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise error(source, [Problem("", line, f"not valid YAML: {exc}")]) from None
+        raise error(source, [_yaml_syntax_problem(exc)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -11,10 +11,11 @@ other part of h2quarters loads.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -332,12 +333,30 @@ class Costs(Strict):
     water_eur_per_kg_h2: NonNegFloat = 0.0
 
 
-class Simulation(Strict):
-    """Defaults for ``h2q simulate``."""
+YEAR_MIN: int = 1990
+"""Earliest calendar year a typical weather year is laid on (the TRY's reference period starts 1988)."""
+YEAR_MAX: int = 2100
+"""Latest calendar year (holiday and daylight-saving rules are known up to there)."""
 
-    year: Annotated[int, Field(ge=1990, le=2100)] = 2025
+
+class Simulation(Strict):
+    """Defaults for ``h2q simulate`` (the command line's ``--year/--step/--dispatch/--start/--days``).
+
+    ``start``/``days`` select a shorter period; without them the whole calendar ``year`` is simulated.
+    """
+
+    year: Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)] = 2025
     step: Literal["15min", "1h"] = "1h"
     dispatch: Literal["rule", "mpc"] = "rule"
+    start: date | None = None
+    days: Annotated[int, Field(ge=1, le=3660)] | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, value: date | None) -> date | None:
+        if value is not None and not YEAR_MIN <= value.year <= YEAR_MAX:
+            raise ValueError(f"value '{value.isoformat()}' out of range: the year must lie in [{YEAR_MIN}, {YEAR_MAX}]")
+        return value
 
 
 class Scenario(Strict):

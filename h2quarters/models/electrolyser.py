@@ -541,7 +541,9 @@ class ElectrolyserStep:
     ``state`` and ``t_c`` are taken at the end of the step. Extra fields: ``dt_s`` step length,
     ``t_producing_s`` producing time within the step, ``p_setpoint_kw`` stack power while producing
     (ramp state), ``u_deg_v`` degradation voltage used, ``t_eval_c`` temperature at which the
-    electrochemistry was evaluated (NaN if nothing was produced).
+    electrochemistry was evaluated (NaN if nothing was produced). ``t_starting_s``, ``t_standby_s`` and
+    ``t_off_s`` split the rest of the step, so the four durations add up to ``dt_s`` (a 10-minute start-up
+    in a 1-hour step is 10 minutes starting and 50 minutes producing, whatever the end state).
     """
 
     state: ElectrolyserState
@@ -560,6 +562,9 @@ class ElectrolyserStep:
     p_setpoint_kw: float = 0.0
     u_deg_v: float = 0.0
     t_eval_c: float = float("nan")
+    t_starting_s: float = 0.0
+    t_standby_s: float = 0.0
+    t_off_s: float = 0.0
 
 
 class ElectrolyserPlant:
@@ -622,10 +627,10 @@ class ElectrolyserPlant:
     def step(self, p_request_kw: float, dt_s: float, standby_allowed: bool = True) -> ElectrolyserStep:
         """Advance the unit by ``dt_s`` seconds with the requested DC stack power ``p_request_kw``.
 
-        Semantics: a request >= p_min starts the unit (OFF/STANDBY → STARTING, counted as a start;
+        Semantics: a request > 0 and >= p_min starts the unit (OFF/STANDBY → STARTING, counted as a start;
         after ``startup_time_min`` it produces, also for the rest of a step in which the start-up ends,
         entering at p_min). While producing the request is clamped to [p_min, p_rated] and to the
-        ramp limit ``ramp_frac_per_min * p_rated`` per minute. A request < p_min stops production:
+        ramp limit ``ramp_frac_per_min * p_rated`` per minute. A request < p_min (or <= 0) stops production:
         STANDBY if ``standby_allowed`` (and the unit was not OFF), else OFF. STARTING draws standby +
         BoP power, STANDBY the standby power, PRODUCING stack + BoP power.
 
@@ -653,7 +658,9 @@ class ElectrolyserPlant:
         t_start_s = t_standby_s = t_prod_s = 0.0
         S = ElectrolyserState
 
-        if p_request_kw >= p_min * (1.0 - 1e-9):  # tolerate round-off in requests computed as p_min
+        # Produce only when there is power to give: with min_load_frac = 0 a zero request means off/standby,
+        # not "producing at 0 kW". The tolerance admits requests computed as p_min with round-off.
+        if p_request_kw > 0.0 and p_request_kw >= p_min * (1.0 - 1e-9):
             if self.state in (S.OFF, S.STANDBY):
                 self._set_state(S.STARTING)
                 self.n_starts += 1
@@ -724,6 +731,9 @@ class ElectrolyserPlant:
             p_setpoint_kw=self.p_stack_kw,
             u_deg_v=u_deg,
             t_eval_c=t_eval,
+            t_starting_s=t_start_s,
+            t_standby_s=t_standby_s,
+            t_off_s=max(dt_s - t_prod_s - t_start_s - t_standby_s, 0.0),
         )
 
     def _thermal(

@@ -24,6 +24,13 @@ TRY_COLUMNS = ["RG", "IS", "MM", "DD", "HH", "N", "WR", "WG", "t", "p", "x", "RF
                "E", "IL"]
 WEATHER_COLUMNS = ["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "t_air_c", "wind_m_s"]
 
+TRY_CENTRE_OFFSET_H = 0.5
+"""Where a TRY2010 row sits relative to the hour ending at its label HH: its value is the mean of
+[HH-1+0.5, HH+0.5) MEZ, i.e. centred on HH:00 (measured on the shipped data, docs/try-time-convention.md)."""
+_CENTRED_COLUMNS = ["B", "D"]
+"""Columns re-centred onto the left-labelled hours: the radiation, where the data show the convention.
+Temperature, wind, pressure and cloud cover keep the hour-ending reading (no such evidence for them)."""
+
 KASSEL_TRY_LATITUDE_DEG = 51.3
 """Station Kassel: 51°18' N (TRY header)."""
 KASSEL_TRY_LONGITUDE_DEG = 9.45
@@ -77,9 +84,15 @@ def read_try(year: int, region: int = 7, tz: str = "Europe/Berlin", path: str | 
 
     Notes
     -----
-    TRY hours are 1..24 in MEZ (UTC+1, no daylight saving) and hold the mean of the hour *ending* then, so
-    hour HH covers [HH-1, HH) MEZ. Radiation columns B (direct horizontal) and D (diffuse horizontal) are in
-    W/m², t is air temperature at 2 m in °C, WG wind speed at 10 m in m/s, N cloud cover in okta.
+    TRY hours are 1..24 in MEZ (UTC+1, no daylight saving; file header "HH Stunde (MEZ)"). The data show
+    that the value labelled HH describes the hour *centred* on HH:00 MEZ, [HH-0.5, HH+0.5): read as the hour
+    ending at HH, the radiation of every month lies 0.4-0.5 h before the sun's geometry, independent of
+    the equation of time (so it is not true solar time); see ``docs/try-time-convention.md`` and
+    :data:`TRY_CENTRE_OFFSET_H`. The left-labelled hour [HH-1, HH) MEZ therefore gets the mean of the
+    radiation of rows HH-1 and HH, which keeps every annual total exactly (the typical year wraps around);
+    the other columns keep the hour-ending reading. Radiation columns
+    B (direct horizontal) and D (diffuse horizontal) are in W/m², t is air temperature at 2 m in °C, WG
+    wind speed at 10 m in m/s, N cloud cover in okta.
     """
     raw = _read_try_raw(str(path or try_path(region)))
     feb28 = raw[(raw.MM == 2) & (raw.DD == 28)]
@@ -87,7 +100,12 @@ def read_try(year: int, region: int = 7, tz: str = "Europe/Berlin", path: str | 
         feb29 = feb28.assign(DD=29)
         idx = feb28.index[-1] + 1
         raw = pd.concat([raw.iloc[:idx], feb29, raw.iloc[idx:]], ignore_index=True)
-    # Hour-ending MEZ (fixed UTC+1) -> hour-starting UTC.
+    # Rows are centred on HH:00 MEZ; the hour [HH-1, HH) is half row HH-1 and half row HH (wrapping the
+    # typical year: the first hour of 1 January takes half of 31 December, 24 h).
+    values = raw[_CENTRED_COLUMNS].to_numpy(float)
+    raw = raw.copy()
+    raw[_CENTRED_COLUMNS] = 0.5 * (values + np.roll(values, 1, axis=0))
+    # Hour HH covers [HH-1, HH) MEZ (fixed UTC+1) -> hour-starting UTC.
     start_mez = pd.to_datetime(
         dict(year=year, month=raw.MM.astype(int), day=raw.DD.astype(int))
     ) + pd.to_timedelta(raw.HH.astype(int) - 1, unit="h")

@@ -121,6 +121,8 @@ def simulate(scenario: Scenario, start: str | pd.Timestamp | None = None, end: s
     tank = plant.tank
     m_max, m_min = float(tank.m_max_kg), float(tank.m_min_kg)
 
+    # Time in each state, accounted within the step (a start-up shorter than the step still counts).
+    state_s = {"off": 0.0, "standby": 0.0, "starting": 0.0, "producing": 0.0}
     times = list(inputs.index)  # boxing all timestamps at once is ~20x cheaper than one per step
     for i in range(n):
         p_tank_bar = float(tank.pressure_from_mass_bar(plant.m_tank_kg))
@@ -143,6 +145,10 @@ def simulate(scenario: Scenario, start: str | pd.Timestamp | None = None, end: s
         request = min(request, plant.p_stack_for_rate_kw(rate_cap))
         ely = plant.ely.step(request, dt_s, standby_allowed=bool(sp.ely_standby))
         m_prod = float(ely.m_h2_kg)
+        state_s["off"] += ely.t_off_s
+        state_s["standby"] += ely.t_standby_s
+        state_s["starting"] += ely.t_starting_s
+        state_s["producing"] += ely.t_producing_s
         p_comp = 0.0
         if plant.compressor is not None and m_prod > 0.0:
             p_comp = float(plant.compressor.work_kwh_per_kg(p_tank_bar)) * m_prod / dt_h
@@ -229,6 +235,7 @@ def simulate(scenario: Scenario, start: str | pd.Timestamp | None = None, end: s
     facts = {
         "ely_op_hours_h": float(plant.ely.op_hours_h),
         "ely_starts": int(plant.ely.n_starts),
+        "ely_hours_per_state_h": {name: t / 3600.0 for name, t in state_s.items()},
         "ely_state_names": {int(s): s.name.lower() for s in ElectrolyserState},
     }
     return SimulationResult(ts, scenario, dt_h, time.perf_counter() - t_start, m_start, facts)

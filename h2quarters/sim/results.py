@@ -59,7 +59,9 @@ def site_kpis(result: SimulationResult) -> dict:
     co2_grid = kpi.co2_avoided_grid_kg(displaced, dt, ts.co2_g_per_kwh)
     co2_gas = kpi.co2_avoided_gas_kg(float(ts.h2_delivered_kg.sum()), scn.tariffs.co2_gas_g_per_kwh)
     res = balance_residuals(result)
-    states = kpi.hours_per_state(ts.ely_state, dt)
+    # The simulator accounts the time per state within each step (start-up minutes, partial-step operation);
+    # the end-of-step state series is only the fallback for results that lack those facts.
+    states = result.facts.get("ely_hours_per_state_h") or kpi.hours_per_state(ts.ely_state, dt)
 
     out = {
         "scenario": scn.name,

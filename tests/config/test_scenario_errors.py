@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from h2quarters.config import ScenarioError, load_scenario, parse_scenario
 
@@ -132,6 +133,17 @@ def test_invalid_yaml_reports_line() -> None:
     assert "not valid YAML" in info.value.problems[0].message
 
 
+def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "scenario.yaml"
+    f.write_text("name: x\nlocation:\n  name: a\n   latitude_deg: 51\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path)
+    text = str(info.value)
+    assert text.startswith(f"{f}: 1 problem(s)")
+    assert "(line 4)" in text and "column" in text
+    assert "<unicode string>" not in text
+
+
 def test_technology_parameter_mismatch() -> None:
     data = _default_data()
     data["electrolyser"]["technology"] = "PEM"
@@ -151,3 +163,27 @@ def test_settings_files_report_like_scenarios(tmp_path: Path) -> None:
     by_path = {p.path: p for p in info.value.problems}
     assert by_path["lease_s"].line == 2 and "-5" in by_path["lease_s"].message and "> 0" in by_path["lease_s"].message
     assert "Did you mean 'lease_s'" in by_path["lease_minutes"].message
+
+
+def test_every_cost_and_efficiency_of_the_lcoh_is_in_the_default_file() -> None:
+    """No number entering the LCOH comes from a default the file does not show (e.g. a storage O&M)."""
+    scn = load_scenario(DEFAULT)
+
+    def implicit(model, path: str) -> list[str]:
+        out = []
+        for name, info in type(model).model_fields.items():
+            value = getattr(model, name)
+            if info.exclude or value is None:
+                continue
+            if name not in model.model_fields_set:
+                out.append(f"{path}.{name}")
+            elif isinstance(value, BaseModel):
+                out += implicit(value, f"{path}.{name}")
+        return out
+
+    sections = {"costs": scn.costs, "electrolyser": scn.electrolyser, "storage": scn.storage,
+                "tariffs": scn.tariffs}
+    missing = [m for path, section in sections.items() for m in implicit(section, path)]
+    # grid limits are absent on purpose (no limit), not a hidden number
+    missing = [m for m in missing if not m.startswith("tariffs.p_")]
+    assert not missing, f"set these explicitly (with a source) in the scenario file: {missing}"

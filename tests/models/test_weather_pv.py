@@ -104,3 +104,58 @@ def test_epw_reader_places_typical_year(tmp_path: Path, try2025: pd.DataFrame) -
     assert str(w.index.tz) == "Europe/Berlin"
     assert w.ghi_w_m2.sum() == pytest.approx(try2025.ghi_w_m2.sum(), rel=1e-3)
     np.testing.assert_allclose(w.loc["2025-06-21"].ghi_w_m2.to_numpy(), try2025.loc["2025-06-21"].ghi_w_m2.to_numpy())
+
+
+def _centroid_offset_h(ghi: np.ndarray, index: pd.DatetimeIndex) -> float:
+    """Radiation-weighted mean of (centroid of each day's radiation − centroid of the sun's geometry), in h.
+
+    Both centroids are taken on the same left-labelled hourly steps in MEZ (UTC+1): the geometry is the
+    extraterrestrial horizontal irradiance averaged over each hour from 1-minute values (pvlib's Spencer
+    declination and equation of time), so the hourly binning cancels and only a time shift remains.
+    """
+    import pvlib
+
+    from h2quarters.models.weather import KASSEL_TRY_LATITUDE_DEG, KASSEL_TRY_LONGITUDE_DEG
+
+    mez = index.tz_convert("Etc/GMT-1")
+    days = mez.normalize()
+    counts = pd.Series(1, index=days).groupby(level=0).size()
+    keep = np.isin(days, counts.index[counts == 24])  # whole MEZ days only
+    ghi, mez = ghi[keep], mez[keep]
+    # 1-minute instants (minute midpoints) of every hour, as day of year and MEZ clock hours: plain arrays
+    doy = np.repeat(mez.dayofyear.to_numpy(), 60)
+    clock_h = np.repeat(mez.hour.to_numpy(), 60) + np.tile((np.arange(60) + 0.5) / 60.0, len(mez))
+    decl = pvlib.solarposition.declination_spencer71(doy)
+    eot_min = pvlib.solarposition.equation_of_time_spencer71(doy)
+    hour_angle = 15.0 * (clock_h - 12.0) + (KASSEL_TRY_LONGITUDE_DEG - 15.0) + eot_min / 4.0
+    zen = pvlib.solarposition.solar_zenith_analytical(np.radians(KASSEL_TRY_LATITUDE_DEG),
+                                                      np.radians(hour_angle), decl)
+    g0 = (np.maximum(np.cos(zen), 0.0) * pvlib.irradiance.get_extra_radiation(doy)).reshape(-1, 60).mean(axis=1)
+    hours = (mez.hour.to_numpy() + 0.5).reshape(-1, 24)
+    g, g0 = ghi.reshape(-1, 24), g0.reshape(-1, 24)
+    c_data = (g * hours).sum(axis=1) / np.maximum(g.sum(axis=1), 1e-9)
+    c_sun = (g0 * hours).sum(axis=1) / g0.sum(axis=1)
+    return float(np.average(c_data - c_sun, weights=g.sum(axis=1)))
+
+
+def test_try_radiation_is_symmetric_around_solar_noon(try2025: pd.DataFrame) -> None:
+    """The reader's time convention puts the TRY's radiation where the sun is (docs/try-time-convention.md).
+
+    Read as hour-ending MEZ, the shipped data lie 0.44 h (all days) early; centred on the hour they lie
+    within 0.1 h. A half-hour error in the convention fails this test.
+    """
+    offset = _centroid_offset_h(try2025.ghi_w_m2.to_numpy(), try2025.index)
+    assert abs(offset) <= 0.1, f"TRY radiation centroid {offset:+.3f} h from the sun's"
+    # Half an hour earlier is the former hour-ending reading: the same measure sees it and would fail.
+    ghi = try2025.ghi_w_m2.to_numpy()
+    hour_ending = 0.5 * (ghi + np.roll(ghi, -1))
+    early = _centroid_offset_h(hour_ending, try2025.index)
+    assert early == pytest.approx(offset - 0.5, abs=0.02) and abs(early) > 0.1
+
+
+def test_try_recentring_keeps_every_total(try2025: pd.DataFrame) -> None:
+    from h2quarters.models.weather import _read_try_raw, try_path
+
+    raw = _read_try_raw(str(try_path(7)))
+    assert try2025.ghi_w_m2.sum() == pytest.approx((raw.B + raw.D).sum(), rel=1e-12)
+    np.testing.assert_array_equal(try2025.t_air_c.sort_values().to_numpy(), np.sort(raw.t.to_numpy()))

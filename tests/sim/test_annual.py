@@ -185,3 +185,4 @@ def test_cli_simulate_refuses_bad_period(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["simulate", str(DEFAULT), "--start", "June", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "--start: value 'June' is not a date" in r.output
+    assert not (tmp_path / "o").exists()

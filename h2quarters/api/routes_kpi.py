@@ -252,7 +252,8 @@ def _page(request: Request, name: str, lang: str, p: Principal | None, **ctx: An
 def _fmt(v: Any, decimals: int = 0) -> str:
     if v is None:
         return "–"
-    return f"{v:,.{decimals}f}".replace(",", " ")
+    v = round(float(v), decimals) + 0.0  # no "-0"
+    return f"{v:,.{decimals}f}".replace(",", "\u202f")
 
 
 _templates.env.filters["num"] = _fmt
@@ -320,9 +321,9 @@ def page_entry(request: Request, ck: Ck, p: Who, lang: str | None = None) -> Res
     if p is None:
         return RedirectResponse("/login", status_code=303)
     lg = _lang(request, lang)
-    cat, _ = ck.catalogue()
+    cat, vid = ck.catalogue()
     ks = [k for k in cat.kpis if k.source in ("manual", "counted")]
     log = E.values(ck.store, [k.id for k in ks], include_superseded=True, limit=50)
     names = {k.id: k.name.get(lg) for k in cat.kpis}
-    return _page(request, "cockpit_entry.html", lg, p, kpis=ks, log=log, names=names,
+    return _page(request, "cockpit_entry.html", lg, p, d=ck.meta(vid), kpis=ks, log=log, names=names,
                  today=dt.datetime.now(TZ).date().isoformat())

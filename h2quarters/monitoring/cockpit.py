@@ -99,17 +99,20 @@ class Cockpit:
 
     # ------------------------------------------------------------------ data sources
     def catalogue(self) -> tuple[Catalogue, int]:
-        """Active catalogue and version (synced with the package on first use; cached 5 s)."""
-        now = time.monotonic()
+        """Active catalogue and version: synced with the package on first use, re-parsed only when a new version
+        was stored (one cheap query for the newest version id per call)."""
         c = self._cat
-        if c is None or now - c[0] > 5.0:
-            cat, vid = E.sync_catalogue(self.store) if c is None else E.active_catalogue(self.store)
-            self._cat = c = (now, cat, vid)
+        if c is None:
+            cat, vid = E.sync_catalogue(self.store)
+            self._cat = c = (time.monotonic(), cat, vid)
+            return cat, vid
+        if E.latest_version_id(self.store) != c[2]:
+            cat, vid = E.active_catalogue(self.store)
+            self._cat = c = (time.monotonic(), cat, vid)
         return c[1], c[2]
 
     def invalidate(self) -> None:
-        """Drop caches (after an entry or a catalogue upload)."""
-        self._cat = None
+        """Drop the cached ratings and entries (after an entry or a catalogue upload)."""
         self._ratings = None
         self._entries = None
 

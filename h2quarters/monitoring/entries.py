@@ -171,6 +171,13 @@ def active_catalogue(store: Store) -> tuple[Catalogue, int]:
     return parse_catalogue(r.text, f"catalogue version {r.version_id}"), int(r.version_id)
 
 
+def latest_version_id(store: Store) -> int | None:
+    """Id of the newest stored catalogue version."""
+    v = M.kpi_catalogue_versions
+    with store.r.connect() as c:
+        return c.execute(sa.select(sa.func.max(v.c.version_id))).scalar()
+
+
 def upload_catalogue(store: Store, text: str, user_name: str, comment: str = "") -> tuple[Catalogue, int]:
     """Validate and store a new catalogue version (ConfigError with every problem; nothing stored then)."""
     cat = parse_catalogue(text, "uploaded catalogue")

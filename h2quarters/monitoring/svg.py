@@ -30,7 +30,7 @@ def tachometer(score: int | None, colour: str, label: str, sub: str = "", bands:
                size: int = 220) -> Markup:
     """A half-circle tachometer with red/yellow/green bands, a needle at ``score`` and the score in the middle."""
     cx, cy, r = 110, 110, 90
-    parts = [f'<svg class="tacho" viewBox="0 0 220 150" width="{size}" role="img" '
+    parts = [f'<svg class="tacho" viewBox="0 0 220 {165 if sub else 150}" width="{size}" role="img" '
              f'aria-label="{escape(label)}: {score if score is not None else "–"}">']
     edges = [(0, bands[0], "red"), (bands[0], bands[1], "yellow"), (bands[1], 100, "green")]
     for lo, hi, col in edges:
@@ -74,7 +74,7 @@ SANKEY_COLOURS = {"pv": "#e0a100", "grid": "#5b6773", "fuel_cell": "#0b5cad", "b
 
 
 def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit: str = "kWh",
-           width: int = 640, height: int = 300) -> Markup:
+           width: int = 720, height: int = 280) -> Markup:
     """Two-column Sankey: sources left, sinks right, band width proportional to the flow."""
     if not flows:
         return Markup(f'<svg class="sankey" viewBox="0 0 {width} 60" width="100%" role="img">'
@@ -88,7 +88,7 @@ def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit:
     gap = 14
     usable = height - 20 - gap * (max(len(srcs), len(dsts)) - 1)
     k = usable / total if total > 0 else 0.0
-    nx0, nx1, nw = 150, width - 170, 14
+    nx0, nx1, nw = 215, width - 275, 14  # room for the labels either side
 
     def layout(nodes: dict[str, float]) -> dict[str, list[float]]:
         y = 10.0
@@ -120,10 +120,21 @@ def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit:
             h = max(v * k, 2)
             parts.append(f'<rect x="{x}" y="{top:.1f}" width="{nw}" height="{h:.1f}" '
                          f'fill="{SANKEY_COLOURS.get(n, "#5b6773")}"/>')
-            parts.append(f'<text x="{tx}" y="{top + h / 2 + 4:.1f}" text-anchor="{anchor}" font-size="12" '
+            parts.append(f'<text x="{tx}" y="{top + h / 2 + 4:.1f}" text-anchor="{anchor}" font-size="14" '
                          f'fill="#1b2530">{escape(names.get(n, n))} {v:.1f} {unit}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _nice(x: float) -> float:
+    """A round step (1, 2, 2.5 or 5 × 10^k) not below ``x``."""
+    if x <= 0:
+        return 1.0
+    e = 10 ** math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * e >= x:
+            return m * e
+    return 10 * e
 
 
 def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], width: int = 640,
@@ -134,8 +145,9 @@ def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], widt
     lo, hi = min(ys), max(ys)
     if hi == lo:
         hi = lo + 1.0
-    pad = (hi - lo) * 0.08
-    lo, hi = lo - pad, hi + pad
+    step = _nice((hi - lo) / 4)
+    lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    n_ticks = int(round((hi - lo) / step))
     x0, x1, y0, y1 = 56, width - 10, 12, height - 34
     n = max(len(points) - 1, 1)
 
@@ -147,14 +159,15 @@ def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], widt
 
     parts = [f'<svg class="series" viewBox="0 0 {width} {height}" width="100%" role="img" '
              f'aria-label="{escape(labels.get("value", ""))}">']
-    for j in range(5):
-        v = lo + (hi - lo) * j / 4
+    for j in range(n_ticks + 1):
+        v = lo + step * j
         parts.append(f'<line x1="{x0}" x2="{x1}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#e3e7eb"/>')
         parts.append(f'<text x="{x0 - 4}" y="{Y(v) + 4:.1f}" text-anchor="end" font-size="10" fill="#5b6773">'
-                     f'{v:.4g}</text>')
+                     f'{v:.6g}</text>')
     for i, p in enumerate(points):
         if i % max(1, len(points) // 6) == 0 or i == len(points) - 1:
-            parts.append(f'<text x="{X(i):.1f}" y="{height - 16}" text-anchor="middle" font-size="10" '
+            anchor = "end" if i == len(points) - 1 else "middle"
+            parts.append(f'<text x="{X(i):.1f}" y="{height - 16}" text-anchor="{anchor}" font-size="10" '
                          f'fill="#5b6773">{escape(p["date"][:7])}</text>')
 
     def poly(key: str, colour: str, dash: str, w: float) -> None:

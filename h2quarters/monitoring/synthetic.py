@@ -16,7 +16,10 @@ _MINUTE = "(:t0 + m * 60000)"
 # local solar hour ≈ UTC hour + 1 (Kassel 9.5° E); day of year for the season
 _HOUR = f"((({_MINUTE} / 60000) % 1440) / 60.0 + 1.0)"
 _DOY = f"((({_MINUTE} / 86400000) % 365))"
+_DAY = f"({_MINUTE} / 86400000)"
+# season × daily weather (a deterministic pseudo-random factor per day, so years differ) × sun path
 _PV = (f"(CASE WHEN {_HOUR} BETWEEN 6 AND 20 THEN 30.0 * (0.35 + 0.65 * (0.5 - 0.5 * cos(2 * pi() * ({_DOY} - 10) / 365)))"
+       f" * (0.45 + 0.55 * abs(sin({_DAY} * 12.9898)))"
        f" * max(sin(pi() * ({_HOUR} - 6) / 14), 0) ELSE 0.0 END)")
 _LOAD = "2.85"
 _EL = f"(CASE WHEN {_PV} > 9.0 THEN 5.4 ELSE 0.0 END)"

@@ -137,7 +137,7 @@ def refresh(store: Store, now_ms: int | None = None, full: bool = False) -> Refr
     Parameters
     ----------
     store : Store
-        The store (its write engine is used; one transaction).
+        The store (rows computed on the read engine, swapped in with one short write transaction).
     now_ms : int, optional
         Current time (default wall clock); days up to and including its local day are computed.
     full : bool
@@ -151,8 +151,16 @@ def refresh(store: Store, now_ms: int | None = None, full: bool = False) -> Refr
         return RefreshResult(0, 0, None, None)
     ids = sorted(sig.values())
     m1, m = S.measurements_1min, S.measurements
-    with store.w.begin() as c:
+    # read phase on the read engine (WAL readers never block the controller's writer); the write transaction
+    # below only swaps the computed rows in
+    with store.r.connect() as c, c.begin():
         start_ms = None if full else _get_state(c, "daily_from_ms")
+        # newest *valid* data, read first: anything newer lands on or after its day, which stays open
+        newest = [c.execute(sa.select(sa.func.max(m1.c.t_ms)).where(m1.c.signal_id == i, m1.c.n_good > 0)).scalar()
+                  for i in ids]
+        newest += [c.execute(sa.select(sa.func.max(m.c.t_ms)).where(m.c.signal_id == i, m.c.quality == 0)).scalar()
+                   for i in ids]
+        newest_ms = max((n for n in newest if n is not None), default=None)
         if start_ms is None:
             oldest = [c.execute(sa.select(sa.func.min(t.c.t_ms)).where(t.c.signal_id == i)).scalar()
                       for t in (m1, m) for i in ids]
@@ -160,18 +168,17 @@ def refresh(store: Store, now_ms: int | None = None, full: bool = False) -> Refr
             if not oldest:
                 return RefreshResult(0, 0, None, None)
             start_ms = local_midnight_ms(local_day(min(oldest)))
-        end_day = local_day(now) + dt.timedelta(days=1)
-        end_ms = local_midnight_ms(end_day)
+        end_ms = local_midnight_ms(local_day(now) + dt.timedelta(days=1))
         from_day = local_day(start_ms)
         rows = _daily_rows(c, ids, start_ms, end_ms)
-        d = M.kpi_daily
+    d, mo = M.kpi_daily, M.kpi_monthly
+    first_month = from_day.year * 100 + from_day.month
+    lo, _ = _month_bounds(first_month)
+    with store.w.begin() as c:
         c.execute(d.delete().where(d.c.day >= from_day.toordinal()))
         if rows:
             c.execute(d.insert(), rows)
         # months touched: recompute from their days
-        first_month = from_day.year * 100 + from_day.month
-        mo = M.kpi_monthly
-        lo, _ = _month_bounds(first_month)
         agg: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0])
         for r in c.execute(sa.select(d).where(d.c.day >= lo)):
             a = agg[(r.signal_id, _month_key(r.day))]
@@ -183,12 +190,6 @@ def refresh(store: Store, now_ms: int | None = None, full: bool = False) -> Refr
         if agg:
             c.execute(mo.insert(), [{"signal_id": s, "month": k, "sum_mean": v[0], "sum_pos": v[1],
                                      "n_min": int(v[2]), "n_nonzero": int(v[3])} for (s, k), v in agg.items()])
-        # newest *valid* data: a bad reading says nothing about the KPI's data age
-        newest = [c.execute(sa.select(sa.func.max(m1.c.t_ms)).where(m1.c.signal_id == i, m1.c.n_good > 0)).scalar()
-                  for i in ids]
-        newest += [c.execute(sa.select(sa.func.max(m.c.t_ms)).where(m.c.signal_id == i, m.c.quality == 0)).scalar()
-                   for i in ids]
-        newest_ms = max((n for n in newest if n is not None), default=None)
         if newest_ms is not None:
             _set_state(c, "newest_data_ms", int(newest_ms))
         # the last day with data stays open: it is recomputed next time

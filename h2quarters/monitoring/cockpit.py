@@ -155,10 +155,17 @@ class Cockpit:
 
         def run() -> None:
             try:
-                from h2quarters.sim.annual import simulate
-                from h2quarters.sim.results import site_kpis
+                if wait:
+                    kpis = simulate_site_kpis(self.scenario)
+                else:
+                    # a separate process: the annual simulation must not hold the GIL of the process that also
+                    # runs the control loop (``h2q serve``)
+                    import multiprocessing as mp
+                    from concurrent.futures import ProcessPoolExecutor
 
-                self.sim_kpis = site_kpis(simulate(self.scenario))
+                    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as ex:
+                        kpis = ex.submit(simulate_site_kpis, self.scenario).result(timeout=900)
+                self.sim_kpis = kpis
                 self.sim_time = dt.datetime.now(TZ)
                 self._ratings = None
             except Exception:  # noqa: BLE001 - no forecast rather than no cockpit
@@ -409,6 +416,14 @@ class Cockpit:
         return {"licence": cat.licence, "licence_url": cat.licence_url, "publisher": cat.publisher,
                 "catalogue_version": version, "generated": dt.datetime.now(TZ).isoformat(timespec="seconds"),
                 "data_until": _iso_ms(A.newest_data_ms(self.store))}
+
+
+def simulate_site_kpis(scenario: Any) -> dict[str, Any]:
+    """Key figures of the scenario's annual simulation (its default year and dispatcher)."""
+    from h2quarters.sim.annual import simulate
+    from h2quarters.sim.results import site_kpis
+
+    return site_kpis(simulate(scenario))
 
 
 def _iso_ms(t: int | None) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ WEB = Path(str(resources.files("h2quarters.web")))
 LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
 _I18N: dict[str, dict[str, str]] = {}
+_CREATE = threading.Lock()
 
 
 def i18n(lang: str) -> dict[str, str]:
@@ -48,8 +50,11 @@ def cockpit(request: Request) -> Cockpit:
     app = request.app
     ck = getattr(app.state, "cockpit", None)
     if ck is None:
-        c = app.state.ctx
-        ck = app.state.cockpit = Cockpit(c.store, c.scenario)
+        with _CREATE:  # concurrent first requests: one cockpit, one simulation
+            ck = getattr(app.state, "cockpit", None)
+            if ck is None:
+                c = app.state.ctx
+                ck = app.state.cockpit = Cockpit(c.store, c.scenario)
     ck.maybe_refresh()
     ck.start_simulation()
     return ck

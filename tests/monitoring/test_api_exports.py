@@ -145,6 +145,10 @@ async def test_csv_and_xlsx_of_views_match_the_json(client: httpx.AsyncClient) -
     e = await client.get("/api/kpi/export?view=energy:month&format=csv", headers=h)
     assert e.status_code == 200 and b"pv_kwh" in e.content
     assert (await client.get("/api/kpi/export?view=bogus", headers=h)).status_code == 422
+    bad = await client.get("/api/kpi/energy?period=month&when=2026-13", headers=h)
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "when"
+    yr = (await client.get("/api/kpi/energy?period=year", headers=h)).json()
+    assert int(yr["year_before"]["period"]) == int(yr["current"]["period"]) - 1
     assert (await client.get("/api/kpi/export?view=kpi:availability")).status_code == 401
 
 

@@ -118,5 +118,20 @@ def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: d
     assert dl.value.suggested_filename.endswith("-en.pdf")
     text = _pdftotext(open(dl.value.path(), "rb").read())
     assert "KPI quarterly report" in text and "Self-sufficiency" in text and "Hydrogen application lab" in text
+    # a hand value through the form: stored with who and when, shown in the log and on the measure's dashboard
+    page.click("#nav-entry")
+    page.wait_for_url(url + "/cockpit/entry")
+    page.select_option("#entry-kpi", "persons_organisations_reached")
+    page.fill("#entry-value", "250")
+    page.fill("#entry-reason", "open day, 250 visitors")
+    page.click("#entry-submit")
+    page.wait_for_selector("#entry-log td:has-text('open day, 250 visitors')")
+    assert "clara (city)" in page.text_content("#entry-log tbody tr")
+    page.fill("#entry-value", "-5")
+    page.click("#entry-submit")
+    page.wait_for_selector("#entry-msg.err")
+    assert "value = -5" in page.text_content("#entry-msg")  # refused with the field, value and range
+    page.goto(url + "/cockpit/measure/h2lab")
+    assert "250" in page.text_content("#kpi-persons_organisations_reached")
     assert not [p for p in problems if "Content Security Policy" in p], problems
     ctx.close()

@@ -147,6 +147,13 @@ class Cockpit:
         else:
             threading.Thread(target=run, name="kpi-refresh", daemon=True).start()
 
+    def use_simulation(self, site_kpis: dict[str, Any]) -> None:
+        """Use key figures of an annual simulation computed elsewhere (no background run is started)."""
+        self._sim_started = True
+        self.sim_kpis = site_kpis
+        self.sim_time = dt.datetime.now(TZ)
+        self._ratings = None
+
     def start_simulation(self, wait: bool = False) -> None:
         """Run the scenario's annual simulation once (background) for the forecast and simulated KPIs."""
         if self._sim_started or self.scenario is None:
@@ -204,6 +211,8 @@ class Cockpit:
                     memo[key] = sums
             v = self._measured(kpi, sums)
             t = newest_ms if newest_ms is not None else A.newest_data_ms(self.store)
+            if t is not None:  # as of a past day, the newest data that day could show is the day's end
+                t = min(t, A.local_midnight_ms(d1) - 1)
             return v, None if t is None else dt.datetime.fromtimestamp(t / 1000, TZ)
         if kpi.source == "simulated":
             if self.sim_kpis is None:
@@ -213,10 +222,11 @@ class Cockpit:
         return v, None if t is None else dt.datetime.fromtimestamp(t / 1000, TZ)
 
     def ratings(self, now: dt.datetime | None = None, public_only: bool = False) -> dict[str, Rating]:
-        """Rating of every KPI (cached 10 s for the current time)."""
+        """Rating of every KPI as of ``now`` (default: the current time, cached 10 s; other times not cached)."""
+        current = now is None
         now = now or dt.datetime.now(TZ)
         cache = self._ratings
-        if cache is not None and time.monotonic() - cache[0] < 10.0 and cache[1] is False:
+        if current and cache is not None and time.monotonic() - cache[0] < 10.0 and cache[1] is False:
             allr = cache[2]
         else:
             cat, _ = self.catalogue()
@@ -227,7 +237,8 @@ class Cockpit:
                 m = cat.measure(k.measure)
                 v, t = self.value_as_of(k, now.date(), newest, memo)
                 allr[k.id] = rate(k, v, now, t, m.red_max_pct, m.yellow_max_pct)
-            self._ratings = (time.monotonic(), False, allr)
+            if current:
+                self._ratings = (time.monotonic(), False, allr)
         if public_only:
             cat, _ = self.catalogue()
             pub = {k.id for k in cat.kpis if k.public}

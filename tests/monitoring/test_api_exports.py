@@ -163,3 +163,21 @@ async def test_quarterly_pdf_is_a_real_pdf(client: httpx.AsyncClient) -> None:
     assert f"KPI-Quartalsbericht {q.replace('Q', ' Q')}" in text
     assert "Anwendungslabor Wasserstoff" in text and "Autarkiegrad" in text and "dl-de/by-2-0" in text
     assert (await client.get("/api/kpi/report.pdf?quarter=2026Q7", headers=h)).status_code == 422
+
+
+async def test_ratings_as_of_a_past_date_are_not_the_cached_current_ones(seeded: Store) -> None:
+    from h2quarters.monitoring import aggregates as A
+    from h2quarters.monitoring.cockpit import TZ, Cockpit
+
+    ck = Cockpit(seeded)
+    cur = ck.ratings()
+    assert cur["pv_yield"].value is not None and cur["pv_yield"].current
+    # 200 days ago lies between the two seeded windows: the trailing 30 days hold no data, the year holds some
+    past = dt.datetime.now(TZ) - dt.timedelta(days=200)
+    old = ck.ratings(now=past)
+    assert old["data_completeness"].value == 0.0
+    d1 = past.date() + dt.timedelta(days=1)
+    assert old["pv_yield"].value == pytest.approx(A.period_sums(seeded, d1 - dt.timedelta(days=365), d1).pv_kwh)
+    assert old["pv_yield"].value != pytest.approx(cur["pv_yield"].value)
+    assert old["pv_yield"].data_time <= past + dt.timedelta(days=1)
+    assert ck.ratings()["pv_yield"].value == cur["pv_yield"].value  # the current cache is untouched

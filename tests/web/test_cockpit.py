@@ -20,6 +20,7 @@ from h2quarters.api.app import create_app
 from h2quarters.config import load_scenario
 from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
+from h2quarters.monitoring.cockpit import Cockpit, simulate_site_kpis
 from h2quarters.plc.registers import load_register_map
 from tests.monitoring.conftest import PASSWORD, seeded_store
 
@@ -35,15 +36,19 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def cockpit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """uvicorn serving the app over a store with synthetic history; the forecast simulation runs first."""
+    # the forecast to the target year comes from the annual simulation: run it while the store is seeded
+    sim: dict[str, Any] = {}
+    scenario = load_scenario(SCENARIO)
+    th_sim = threading.Thread(target=lambda: sim.update(simulate_site_kpis(scenario)))
+    th_sim.start()
     store = seeded_store(tmp_path_factory.mktemp("cockpit") / "h2q.db")
     port = _free_port()
     app = create_app(store, SnapshotHub(), load_register_map(),
-                     ControlSettings(db_url=store.url, port=port, login_rate_per_min=1000),
-                     scenario=load_scenario(SCENARIO))
-    from h2quarters.monitoring.cockpit import Cockpit
-
-    app.state.cockpit = ck = Cockpit(store, app.state.ctx.scenario)
-    ck.start_simulation(wait=True)  # the forecast to the target year comes from the annual simulation
+                     ControlSettings(db_url=store.url, port=port, login_rate_per_min=1000), scenario=scenario)
+    app.state.cockpit = ck = Cockpit(store, scenario)
+    th_sim.join(300)
+    assert sim, "annual simulation failed"
+    ck.use_simulation(sim)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                         timeout_graceful_shutdown=1))
     th = threading.Thread(target=srv.run, daemon=True)

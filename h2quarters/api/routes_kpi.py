@@ -247,9 +247,9 @@ def _lang(request: Request, lang: str | None) -> str:
 def _page(request: Request, name: str, lang: str, p: Principal | None, **ctx: Any) -> Response:
     T = i18n(lang)
     site = getattr(request.app.state.ctx.scenario, "name", "h2quarters")
-    resp = _templates.TemplateResponse(request, name, {"T": T, "lang": lang, "langs": LANGS, "user": p, "svg": svg,
-                                                       "site": site, "path": request.url.path,
-                                                       "can_enter": p is not None and p.can("kpi_enter"), **ctx})
+    resp = _templates.TemplateResponse(request, name, {
+        "T": T, "U": lambda u: T.get("unit." + u, u), "lang": lang, "langs": LANGS, "user": p, "svg": svg,
+        "site": site, "path": request.url.path, "can_enter": p is not None and p.can("kpi_enter"), **ctx})
     resp.set_cookie("h2q_lang", lang, max_age=365 * 86400, samesite="strict", httponly=False, path="/")
     return resp
 

@@ -90,8 +90,8 @@ class Kpi(Strict):
     group: Group
     name: Text
     definition: Text
-    numerator: str = Field(min_length=1)
-    denominator: str = "—"
+    numerator: Text
+    denominator: Text = Text(de="—", en="—")
     unit: str = Field(min_length=1, max_length=16)
     better: Literal["higher", "lower"]
     baseline: Point

@@ -321,7 +321,7 @@ class Cockpit:
         """The KPI's fact sheet as JSON (both languages unless ``lang``)."""
         d = k.model_dump(mode="json")
         if lang:
-            for key in ("name", "definition", "data_quality"):
+            for key in ("name", "definition", "data_quality", "numerator", "denominator"):
                 d[key] = getattr(k, key).get(lang)
         d["max_age_days"] = k.max_age_days
         return d

@@ -137,12 +137,13 @@ LABELS = {
            "kpis": "Kennzahlen", "value": "Wert", "target": "Ziel", "score": "Punkte", "colour": "Ampel",
            "energy": "Energie im Quartal", "prev": "Vorjahresquartal", "licence": "Lizenz",
            "red": "rot", "yellow": "gelb", "green": "grün", "grey": "grau (keine aktuellen Daten)",
-           "asof": "Stand", "name": "Name", "share": "aktuelle Daten"},
+           "asof": "Stand", "name": "Name", "share": "aktuelle Daten",
+           "units": {"count": "Anzahl", "persons": "Personen", "stage": "Stufe"}},
     "en": {"title": "KPI quarterly report", "measure": "Measure", "overview": "Overall view (level 4)",
            "kpis": "KPIs", "value": "Value", "target": "Target", "score": "Score", "colour": "Light",
            "energy": "Energy in the quarter", "prev": "Same quarter last year", "licence": "Licence",
            "red": "red", "yellow": "yellow", "green": "green", "grey": "grey (no current data)",
-           "asof": "As of", "name": "Name", "share": "current data"},
+           "asof": "As of", "name": "Name", "share": "current data", "units": {}},
 }
 
 
@@ -194,7 +195,8 @@ def quarterly_pdf(cockpit: Cockpit, year: int, quarter: int, lang: str = "de") -
         rows = [[L["kpis"], L["value"], L["target"], L["score"], L["colour"]]]
         for ks in md["groups"].values():
             for k in ks:
-                v = "–" if k["value"] is None else f"{k['value']:.{k['decimals']}f} {k['unit']}"
+                unit = L["units"].get(k["unit"], k["unit"])  # type: ignore[attr-defined]
+                v = "–" if k["value"] is None else f"{k['value']:.{k['decimals']}f} {unit}"
                 rows.append([Paragraph(k["name"], st["BodyText"]), v, f"{k['target']:.{k['decimals']}f}",
                              "–" if k["score"] is None else k["score"], L[k["colour"]]])
         story += [table(rows, 4), Spacer(1, 0.4 * cm)]

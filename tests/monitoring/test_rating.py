@@ -17,7 +17,7 @@ NOW = dt.datetime(2030, 6, 1, 12, tzinfo=TZ)  # after every target year: the tar
 
 def kpi(**kw) -> Kpi:
     base = dict(id="k", measure="m", group="content", name={"de": "K", "en": "K"},
-                definition={"de": "d", "en": "d"}, numerator="n", unit="count", better="higher",
+                definition={"de": "d", "en": "d"}, numerator={"de": "n", "en": "n"}, unit="count", better="higher",
                 baseline={"year": 2025, "value": 0}, target={"year": 2028, "value": 100}, owner="o",
                 source="manual", update_frequency="monthly", data_quality={"de": "q", "en": "q"})
     base.update(kw)

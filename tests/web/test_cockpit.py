@@ -140,3 +140,26 @@ def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: d
     assert "250" in page.text_content("#kpi-persons_organisations_reached")
     assert not [p for p in problems if "Content Security Policy" in p], problems
     ctx.close()
+
+
+def test_cockpit_texts_exist_in_both_languages() -> None:
+    import json
+    import re
+
+    from h2quarters.web import WEB_DIR
+
+    de, en = (json.loads((WEB_DIR / "static" / "i18n" / "cockpit" / f"{lg}.json").read_text(encoding="utf-8"))
+              for lg in ("de", "en"))
+    assert set(de) == set(en) and all(v.strip() for v in [*de.values(), *en.values()])
+    used: set[str] = set()
+    for p in (WEB_DIR / "templates").glob("cockpit*.html"):
+        used |= set(re.findall(r'T\["([a-z0-9_.]+)"\]', p.read_text(encoding="utf-8")))
+    assert used and not sorted(used - set(de))
+    # dynamic keys: groups, sources, frequencies, colours, trends and roles the pages compose
+    for prefix, names in (("group.", ("content", "organisation", "participation", "data")),
+                          ("source.", ("measured", "simulated", "counted", "manual")),
+                          ("freq.", ("daily", "weekly", "monthly", "quarterly", "yearly")),
+                          ("colour.", ("red", "yellow", "green", "grey")),
+                          ("trend.", ("up", "down", "flat", "none")), ("period.", ("day", "month", "year")),
+                          ("role.", ("admin", "engineer", "planner", "teacher", "student", "viewer", "city"))):
+        assert all(prefix + n in de for n in names), prefix

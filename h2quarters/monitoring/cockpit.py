@@ -331,8 +331,8 @@ class Cockpit:
         """Series against the target path and baseline, trend against the last month, data age, forecast."""
         cat, vid = self.catalogue()
         k = cat.kpi(kpi_id)
+        r = self.ratings(now)[k.id]  # None: the current (cached) ratings
         now = now or dt.datetime.now(TZ)
-        r = self.ratings(now)[k.id]
         series = self.series(k, now.date())
         prev = series[-2]["value"] if len(series) >= 2 else None
         trend = None

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from h2quarters.api import routes_auth, routes_control, routes_plant
+from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_plant
 from h2quarters.api.auth import TokenService
 from h2quarters.api.deps import ApiContext
 from h2quarters.api.limits import BodySizeLimit, RateLimiter
@@ -78,6 +78,7 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app.include_router(routes_auth.router)
     app.include_router(routes_plant.router)
     app.include_router(routes_control.router)
+    app.include_router(routes_kpi.router)
 
     @app.get("/api/health", tags=["plant"], summary="Liveness (no authentication)")
     def health() -> dict[str, Any]:

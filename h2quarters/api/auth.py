@@ -2,16 +2,20 @@
 
 Roles and what they may do (``PERMISSIONS``); only engineers and admins command the plant:
 
-========== ====== ====== ========= ======= ======
-role       read   audit  command   replan  users
-========== ====== ====== ========= ======= ======
-admin      yes    yes    yes       yes     yes
-engineer   yes    yes    yes       yes     no
-planner    yes    yes    no        yes     no
-teacher    yes    yes    no        no      no
-student    yes    no     no        no      no
-viewer     yes    no     no        no      no
-========== ====== ====== ========= ======= ======
+========== ====== ====== ========= ======= ====== ========= =============
+role       read   audit  command   replan  users  kpi_enter kpi_catalogue
+========== ====== ====== ========= ======= ====== ========= =============
+admin      yes    yes    yes       yes     yes    yes       yes
+engineer   yes    yes    yes       yes     no     no        no
+planner    yes    yes    no        yes     no     no        no
+teacher    yes    yes    no        no      no     yes       no
+student    yes    no     no        no      no     no        no
+viewer     yes    no     no        no      no     no        no
+city       yes    no     no        no      no     yes       no
+========== ====== ====== ========= ======= ====== ========= =============
+
+``city`` is the staff of the city / Stadtkonzern: they read the KPI cockpit and enter hand values (press articles,
+open days, reach, maturity stages); ``kpi_enter`` is audited in ``kpi_values``.
 
 ("command" covers mode changes, setpoints, SAFE acknowledgement, lease refresh and alarm acknowledgement.)
 There is no default password: the first ``h2q serve`` on an empty database creates ``admin`` with a random
@@ -31,13 +35,15 @@ from pwdlib import PasswordHash
 
 from h2quarters.store import Store
 
-ROLES = ("admin", "engineer", "teacher", "student", "planner", "viewer")
+ROLES = ("admin", "engineer", "teacher", "student", "planner", "viewer", "city")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "audit": frozenset({"admin", "engineer", "planner", "teacher"}),
     "command": frozenset({"admin", "engineer"}),
     "replan": frozenset({"admin", "engineer", "planner"}),
     "users": frozenset({"admin"}),
+    "kpi_enter": frozenset({"admin", "teacher", "city"}),
+    "kpi_catalogue": frozenset({"admin"}),
 }
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LEN = 10

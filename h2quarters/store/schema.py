@@ -124,3 +124,4 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+from h2quarters.store import schema_monitoring as _schema_monitoring  # noqa: E402,F401  (KPI monitoring tables)

@@ -20,6 +20,7 @@ from h2quarters.control.controller import MANUAL_SETPOINTS
 
 WEB_DIR = Path(str(resources.files("h2quarters.web")))
 LANGUAGES = ("de", "en")
+COCKPIT_ROLES = ("viewer", "city")
 
 
 def mount_web(app: FastAPI) -> None:
@@ -35,6 +36,18 @@ def mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def hmi(request: Request) -> Response:
+        c = request.app.state.ctx
+        tok = request.cookies.get(COOKIE)
+        p = c.tokens.verify(tok) if tok else None
+        if p is None:
+            return RedirectResponse("/login", status_code=303)
+        if p.role in COCKPIT_ROLES:  # the city's staff and viewers land on the KPI cockpit
+            return RedirectResponse("/cockpit", status_code=303)
+        return templates.TemplateResponse(request, "hmi.html", _ctx(request))
+
+    @app.get("/hmi", include_in_schema=False)
+    def hmi_any_role(request: Request) -> Response:
+        # the HMI for every logged-in role (viewers land on the cockpit but may still watch the plant)
         c = request.app.state.ctx
         tok = request.cookies.get(COOKIE)
         if not tok or c.tokens.verify(tok) is None:

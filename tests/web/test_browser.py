@@ -7,7 +7,7 @@ from typing import Any
 from .conftest import PASSWORD
 
 
-def login(browser: Any, url: str, user: str) -> Any:
+def login(browser: Any, url: str, user: str, landing: str = "/") -> Any:
     # bypass_csp: Playwright evaluates its wait conditions as strings, which our CSP (script-src self) forbids
     ctx = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
     page = ctx.new_page()
@@ -16,7 +16,7 @@ def login(browser: Any, url: str, user: str) -> Any:
     page.fill("#login-name", user)
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_url(url + "/")
+    page.wait_for_url(url + landing)
     return page
 
 
@@ -67,7 +67,8 @@ def test_engineer_switches_to_manual_sends_setpoint_and_sees_audit(server: dict[
 
 def test_viewer_is_refused_the_same_command(server: dict[str, Any], browser: Any) -> None:
     url, rt = server["url"], server["rt"]
-    page = login(browser, url, "victor")
+    page = login(browser, url, "victor", landing="/cockpit")  # viewers land on the KPI cockpit
+    page.goto(url + "/hmi")
     page.wait_for_function("document.querySelector('#user-info').textContent.startsWith('victor')")
     assert not page.is_visible("#sp-send") and not page.is_visible(".mode-btn[data-mode=manual]")
     before = plc_hold(rt, "el_production_rate_pct")

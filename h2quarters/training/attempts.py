@@ -29,6 +29,7 @@ class AnswerRecord(BaseModel):
     quantity_id: str
     answer: str
     try_no: int
+    hints_before: int = 0
     t_s: float
     wall_s: float
     score: float

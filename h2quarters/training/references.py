@@ -206,6 +206,23 @@ def product_of_answers(c: RefContext) -> pint.Quantity:
     return out.to(c.args.get("unit", ""))
 
 
+@reference("sum_of_answers")
+def sum_of_answers(c: RefContext) -> pint.Quantity:
+    """Sum of earlier answers ``of`` (the mistake of adding a chain's efficiencies)."""
+    qs = [c.a(q) for q in str(c.args["of"]).split(",")]
+    out = qs[0]
+    for q in qs[1:]:
+        out = out + q
+    return out
+
+
+@reference("reading_scaled")
+def reading_scaled(c: RefContext) -> pint.Quantity:
+    """A reading (``m:signal`` in ``from_unit``) times ``factor``, in ``unit``."""
+    mid, sig = str(c.args["reading"]).split(":")
+    return (Q_(c.m(mid, sig) * float(c.args.get("factor", 1.0)), c.args.get("from_unit", ""))).to(c.args["unit"])
+
+
 @reference("difference_of_answers")
 def difference_of_answers(c: RefContext) -> pint.Quantity:
     """``a(second) - a(first)``."""
@@ -380,8 +397,9 @@ def leak_rate(c: RefContext) -> pint.Quantity:
     """Leak rate of the pressure-decay test: tank mass at ``m1`` minus at ``m2`` over the time between."""
     s = _scn(c).storage
     m1, m2 = c.args.get("m1", "start"), c.args.get("m2", "end")
-    dm = (_tank_mass(c, c.m(m1, "tank_pressure_bar"), s.volume_m3, s.t_c)
-          - _tank_mass(c, c.m(m2, "tank_pressure_bar"), s.volume_m3, s.t_c))
+    ideal = bool(c.args.get("ideal", False))
+    dm = (_tank_mass(c, c.m(m1, "tank_pressure_bar"), s.volume_m3, s.t_c, ideal)
+          - _tank_mass(c, c.m(m2, "tank_pressure_bar"), s.volume_m3, s.t_c, ideal))
     return Q_(dm / (c.dt_s(m1, m2) / 3600.0), "kg/h")
 
 
@@ -415,6 +433,20 @@ def sec_rated_system(c: RefContext) -> pint.Quantity:
     return Q_(_sec_system_kwh_per_kg(c), "kWh/kg")
 
 
+@reference("sec_flow")
+def sec_flow(c: RefContext) -> pint.Quantity:
+    """SEC from instantaneous readings: electrical power over hydrogen mass flow (``Q_N ρ_N``) in kWh/kg."""
+    mid = c.args.get("m", "rated")
+    m_kg_h = c.m(mid, "el_h2_flow_nlh") / 1000.0 * RHO_H2_NORMAL_KG_PER_M3
+    return Q_(c.m(mid, "el_power_kw") / m_kg_h, "kWh/kg")
+
+
+@reference("sec_flow_per_nm3")
+def sec_flow_per_nm3(c: RefContext) -> pint.Quantity:
+    """The SEC per normal cubic metre, *labelled* per kg (the mistake of a kWh/Nm³ value given as kWh/kg)."""
+    return Q_(float(sec_flow(c).magnitude) * RHO_H2_NORMAL_KG_PER_M3, "kWh/kg")
+
+
 @reference("el_power_for_demand")
 def el_power_for_demand(c: RefContext) -> pint.Quantity:
     """Electrolyser power that makes ``demand_kg_d`` in ``hours_h`` full-load hours a day (SEC answer ``sec``)."""
@@ -435,3 +467,10 @@ def tank_volume_for_autonomy(c: RefContext) -> pint.Quantity:
     s = _scn(c).storage
     per_m3 = (_tank_mass(c, s.p_max_bar, 1.0, s.t_c) - _tank_mass(c, s.p_min_bar, 1.0, s.t_c))
     return Q_(c.p("demand_kg_d") * c.p("days") / per_m3, "m**3")
+
+
+@reference("tank_volume_full")
+def tank_volume_full(c: RefContext) -> pint.Quantity:
+    """As :func:`tank_volume_for_autonomy` but counting the gas below p_min as usable (a typical mistake)."""
+    s = _scn(c).storage
+    return Q_(c.p("demand_kg_d") * c.p("days") / _tank_mass(c, s.p_max_bar, 1.0, s.t_c), "m**3")

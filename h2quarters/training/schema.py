@@ -60,7 +60,7 @@ class Fault(Strict):
 
     kind: str
     target: str | None = None
-    value: float | None = None
+    value: float | str | None = None
     hidden: bool = True
     at_s: Annotated[float, Field(ge=0.0)] = 0.0
 
@@ -215,6 +215,7 @@ class Exercise(Strict):
     retry_penalty: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     max_tries: Annotated[int, Field(ge=1, le=10)] = 3
     pass_frac: Annotated[float, Field(gt=0.0, le=1.0)] = 0.6
+    simulate_design: bool = False
 
     @model_validator(mode="after")
     def _references(self) -> Exercise:

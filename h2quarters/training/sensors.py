@@ -26,6 +26,7 @@ class Sensor:
     sigma_rel: float = 0.0
     resolution: float = 0.0
     instrument: str = ""
+    lo: float | None = None
 
     def read(self, true_value: float, rng: np.random.Generator) -> float:
         """One reading of ``true_value`` (NaN and non-numbers pass unchanged)."""
@@ -37,6 +38,8 @@ class Sensor:
             y += float(rng.normal(0.0, self.sigma_abs))
         if self.sigma_rel > 0.0:
             y += x * float(rng.normal(0.0, self.sigma_rel))
+        if self.lo is not None and y < self.lo:
+            y = self.lo  # a detector or ammeter that cannot show less (no negative %LEL)
         if self.resolution > 0.0:
             y = round(y / self.resolution) * self.resolution
             # keep the printed digits clean (0.1 * 3 = 0.30000000000000004)
@@ -66,7 +69,7 @@ SENSORS: dict[str, Sensor] = {
     "h2_from_tank_kg": Sensor(0.0, 0.0, 0.0001, "Coriolis totaliser, 0.1 g digits"),
     "tank_pressure_bar": Sensor(0.03, 0.0, 0.01, "precision pressure transmitter, σ 0.03 bar, 0.01 bar digits"),
     "tank_mass_kg": Sensor(0.0, 0.0, 0.001, "weighing scale of the bundle, 1 g digits"),
-    "h2_detector_lel_pct": Sensor(0.2, 0.0, 0.1, "catalytic H2 detector, σ 0.2 %LEL"),
+    "h2_detector_lel_pct": Sensor(0.2, 0.0, 0.1, "catalytic H2 detector, σ 0.2 %LEL", lo=0.0),
     # fuel-cell bench
     "u_v": Sensor(0.005, 0.0005, 0.001, "bench voltmeter, ±0.05 % ± 5 mV, 1 mV digits"),
     "u1_v": Sensor(0.005, 0.0005, 0.001, "bench voltmeter, ±0.05 % ± 5 mV"),

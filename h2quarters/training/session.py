@@ -76,7 +76,8 @@ class ExerciseSession:
         self.trade = trade
         self.params = draw_params(exercise, seed)
         self.fault_choice = draw_fault(exercise, seed)
-        faults = list(exercise.plant.faults) + (list(self.fault_choice.faults) if self.fault_choice else [])
+        faults = [f.model_copy(update={"value": _subst(f.value, self.params) if f.value is not None else None})
+                  for f in list(exercise.plant.faults) + (list(self.fault_choice.faults) if self.fault_choice else [])]
         self.plant = plant if plant is not None else make_plant(exercise, seed, self.params, faults, noise)
         self.readings: dict[str, Reading] = {}
         self.order: list[Reading] = []
@@ -187,6 +188,7 @@ class ExerciseSession:
         self._t_last = now
         self.answers.append(AnswerRecord(
             quantity_id=qid, answer=str(answer) if unit is None else f"{answer} {unit}", try_no=self.tries(qid) + 1,
+            hints_before=self.hints.get(qid, 0),
             t_s=float(self.plant.t_s) if self.plant is not None else 0.0, wall_s=now, score=res.score,
             code=res.code, mistake_id=res.mistake_id, feedback_de=res.feedback.de, feedback_en=res.feedback.en,
             expected=res.expected, value=res.value))
@@ -203,7 +205,8 @@ class ExerciseSession:
 
     # ------------------------------------------------------------------ scoring
     def scores(self) -> list[QuantityScore]:
-        """Points per quantity: best try, minus retry penalty per earlier try and hint penalty per hint."""
+        """Points per quantity: best try, minus retry penalty per earlier try and hint penalty per hint taken
+        before that try."""
         ex = self.exercise
         out = []
         for q in self.quantities:
@@ -211,7 +214,7 @@ class ExerciseSession:
             hints = self.hints.get(q.id, 0)
             best, code = 0.0, None
             for a in tries:
-                factor = max(0.0, 1.0 - ex.retry_penalty * (a.try_no - 1) - ex.hint_penalty * hints)
+                factor = max(0.0, 1.0 - ex.retry_penalty * (a.try_no - 1) - ex.hint_penalty * a.hints_before)
                 if a.score * factor >= best:
                     best, code = a.score * factor, a.code
             out.append(QuantityScore(quantity_id=q.id, points=q.points, earned=round(q.points * best, 6),

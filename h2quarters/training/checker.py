@@ -7,7 +7,8 @@ Order of the checks for a number (the first that applies decides):
 3. within ``atol + rtol·|reference|`` → ``correct``;
 4. consistent with the learner's own earlier answers (``uses``) → ``carried_forward``, full credit: an early error
    is not punished twice;
-5. a typical mistake of the quantity (detector, alternative formula or factor) → ``mistake`` with its own text;
+5. a typical mistake of the quantity (detector, alternative formula or factor; the closest one when several fit)
+   → ``mistake`` with its own text;
 6. right digits at a power-of-ten scale (``30.5 mL`` for ``30.5 L``) → ``wrong_scale``, partial credit;
 7. otherwise ``wrong``.
 
@@ -101,9 +102,12 @@ def _fmt(t: Text, **kw: Any) -> Text:
 
 
 def _result(q: Quantity, code: str, score: float = 0.0, **kw: Any) -> CheckResult:
-    fmt = {k: v for k, v in kw.items() if k in ("unit", "given", "dim_expected", "dim_given", "example", "detail")}
+    fmt = {k: v for k, v in kw.items() if k in ("unit", "given", "dim_expected", "dim_given", "example")
+           or (k == "detail" and isinstance(v, str))}
     fmt.setdefault("unit", q.unit or "-")
     rest = {k: v for k, v in kw.items() if k not in fmt}
+    if "detail" in fmt:
+        rest["detail"] = {"text": fmt["detail"]}
     return CheckResult(q.id, score, code, _fmt(FEEDBACK[code], **fmt), unit=q.unit, **rest)
 
 
@@ -175,6 +179,7 @@ def check_number(q: Quantity, answer: str | float, ctx_true: RefContext, ctx_own
                 return _result(q, "carried_forward", 1.0, expected=r, value=v, detail={"consistent_with": r_own})
         except (MissingMeasurement, pint.DimensionalityError, ZeroDivisionError):
             pass
+    best: tuple[float, Any, float] | None = None  # the closest mistake wins when two lie within tolerance
     for mk in q.mistakes:
         for ctx in (ctx_true, ctx_own):
             if ctx is None:
@@ -188,8 +193,13 @@ def check_number(q: Quantity, answer: str | float, ctx_true: RefContext, ctx_own
             except (MissingMeasurement, pint.DimensionalityError, ZeroDivisionError, ValueError):
                 continue
             if close(v, alt, q):
-                return CheckResult(q.id, mk.credit, "mistake", mk.feedback, mistake_id=mk.id, expected=r, value=v,
-                                   unit=q.unit, detail={"mistake_value": alt})
+                dist = abs(v - alt) / max(abs(alt), 1e-300)
+                if best is None or dist < best[0]:
+                    best = (dist, mk, alt)
+    if best is not None:
+        _, mk, alt = best
+        return CheckResult(q.id, mk.credit, "mistake", mk.feedback, mistake_id=mk.id, expected=r, value=v,
+                           unit=q.unit, detail={"mistake_value": alt})
     if v != 0 and r != 0 and (v > 0) == (r > 0):
         k = round(math.log10(abs(v / r)))
         if k != 0 and close(v / 10.0**k, r, q):

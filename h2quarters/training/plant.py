@@ -185,10 +185,15 @@ class ExercisePlant(_Recorder):
         return float(self.state.t_s) if hasattr(self, "state") else 0.0
 
     def _run(self, dt_s: float) -> None:
-        """Advance in steps: the models are exact for any step; PV/load inputs are sampled per step."""
+        """Advance in at most 10 steps of up to 300 s (longer for long waits).
+
+        The foundation models are exact for any step (zero-order hold of the stack power, analytic thermal step),
+        so a long wait needs no fine steps; a setpoint change takes effect ramp-limited within the first step. PV
+        and load (grid meter only) are sampled once per step.
+        """
         if dt_s <= 0:
             return
-        n = max(1, math.ceil(dt_s / max(60.0, dt_s / 40.0)))
+        n = max(1, min(10, math.ceil(dt_s / 300.0)))
         h = dt_s / n
         for _ in range(n):
             due = [f for f in self._pending if f.at_s <= self.t_s + 1e-9]

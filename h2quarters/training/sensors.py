@@ -54,7 +54,7 @@ SENSORS: dict[str, Sensor] = {
     "el_cell_voltage_v": Sensor(0.001, 0.0005, 0.001, "cell voltage tap, ±0.05 % ± 1 mV, 1 mV digits"),
     "el_stack_voltage_v": Sensor(0.01, 0.0005, 0.01, "DC voltmeter, ±0.05 % ± 10 mV, 10 mV digits"),
     "el_electrolyte_temperature_c": Sensor(0.15, 0.0, 0.1, "Pt100 class B transmitter, σ 0.15 K, 0.1 K digits"),
-    "el_power_kw": Sensor(0.002, 0.005, 0.001, "power meter, ±0.5 % ± 2 W, 1 W digits"),
+    "el_power_kw": Sensor(0.002, 0.002, 0.001, "power analyser class 0.2, ±0.2 % ± 2 W, 1 W digits"),
     "el_h2_flow_nlh": Sensor(0.5, 0.01, 0.1, "thermal mass flow meter, ±1 % ± 0.5 NL/h"),
     "el_h2_total_nl": Sensor(0.0, 0.0, 0.1, "flow totaliser, 0.1 NL digits"),
     "el_energy_kwh": Sensor(0.0, 0.0, 0.001, "energy meter, 1 Wh digits"),

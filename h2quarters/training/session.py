@@ -85,6 +85,7 @@ class ExerciseSession:
         self.last: dict[str, CheckResult] = {}
         self._own: dict[str, pint.Quantity] = {}
         self.hints: dict[str, int] = {}
+        self._refs_cache: tuple[int, dict[str, pint.Quantity]] | None = None
         self.started_at = pd.Timestamp.now(tz="UTC").isoformat()
         self._t0 = time.monotonic()
         self._t_last = 0.0
@@ -136,7 +137,10 @@ class ExerciseSession:
             all_readings=[(r.measurement_id, r.true_values) for r in self.order])
 
     def reference_answers(self) -> dict[str, pint.Quantity]:
-        """References of all numeric quantities that can be evaluated now (in chain order)."""
+        """References of all numeric quantities that can be evaluated now (in chain order; cached per reading)."""
+        key = len(self.order)
+        if self._refs_cache is not None and self._refs_cache[0] == key:
+            return dict(self._refs_cache[1])
         out: dict[str, pint.Quantity] = {}
         for q in self.exercise.quantities:
             if q.kind != "number":
@@ -145,6 +149,7 @@ class ExerciseSession:
                 out[q.id] = evaluate(q, self._ctx(out, q)).to(parse_unit(q.unit))
             except MissingMeasurement:
                 continue
+        self._refs_cache = (key, dict(out))
         return out
 
     def expected(self, qid: str) -> float | list[str] | None:

@@ -153,8 +153,17 @@ def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E
             trade: Annotated[str | None, typer.Option(help="Only the tasks of this trade (E12).")] = None,
             learner: Annotated[str, typer.Option(help="Learner name, stored with the attempt.")] = "",
             log: Annotated[Path | None, typer.Option(help="Append the attempt to this JSON-lines file.")] = None,
+            replay_csv: Annotated[Path | None, typer.Option(help="Replay a CSV export instead of a live plant.")]
+            = None,
+            replay_store: Annotated[str | None, typer.Option(help="Replay a day of this store (database URL).")]
+            = None,
+            day: Annotated[str | None, typer.Option(help="Day of --replay-store (YYYY-MM-DD).")] = None,
+            at: Annotated[str | None, typer.Option(help="Start the replay cursor here (ISO time).")] = None,
             directory: Dir = None) -> None:
-    """Work through an exercise in the terminal: take measurements, answer, get feedback (reads stdin)."""
+    """Work through an exercise in the terminal: take measurements, answer, get feedback (reads stdin).
+
+    With --replay-csv or --replay-store the exercise runs on recorded data (read-only; ``seek TIME`` and
+    ``wait ±SECONDS`` move the cursor)."""
     from h2quarters.plc.registers import WriteRefused
     from h2quarters.training.attempts import AttemptLog
     from h2quarters.training.session import ExerciseSession
@@ -162,7 +171,22 @@ def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E
     lg = _lang(lang)
     ex = _get(exercise_id, directory)
     t = _T[lg]
-    s = ExerciseSession(ex, seed, learner=learner, trade=trade)
+    plant = None
+    if replay_csv is not None or replay_store is not None:
+        from h2quarters.training.replay import ReplayPlant
+
+        try:
+            if replay_csv is not None:
+                plant = ReplayPlant.from_csv(replay_csv, start=at)
+            else:
+                if day is None:
+                    typer.echo("--day: required with --replay-store (YYYY-MM-DD)", err=True)
+                    raise typer.Exit(2)
+                plant = ReplayPlant.from_store(replay_store, day, start=at)
+        except (ValueError, FileNotFoundError, KeyError) as exc:
+            typer.echo(f"replay: {exc}", err=True)
+            raise typer.Exit(2) from None
+    s = ExerciseSession(ex, seed, learner=learner, trade=trade, plant=plant)
     _show(ex, lg, s.params)
     typer.echo("\n" + t["help"])
     for line in sys.stdin:
@@ -187,6 +211,9 @@ def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E
             elif cmd == "hint" and len(args) == 1:
                 h = s.hint(args[0])
                 typer.echo(h.get(lg) if h else t["no_hint"])
+            elif cmd == "seek" and len(args) >= 1 and hasattr(s.plant, "seek"):
+                s.plant.seek(" ".join(args))
+                typer.echo(f"{t['plant_time']}: {s.plant.time}")
             elif cmd == "wait" and len(args) == 1:
                 s.advance(float(args[0]))
                 typer.echo(f"{t['plant_time']}: {s.plant.t_s - s.plant.t_offset_s:.0f} s")
@@ -198,7 +225,7 @@ def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E
                 typer.echo("\n" + t["help"])
             else:
                 typer.echo(f"{t['unknown']} {t['help']}")
-        except (KeyError, ValueError, WriteRefused) as exc:
+        except (KeyError, ValueError, WriteRefused, PermissionError) as exc:
             typer.echo(f"! {exc.args[0] if isinstance(exc, KeyError) else exc}")
     rec = s.record()
     for sc in rec.scores:

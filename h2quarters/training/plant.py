@@ -90,7 +90,11 @@ class _Recorder:
         if bad:
             raise KeyError(f"unknown signal(s) {bad}; known: {', '.join(sorted(known))}")
         true = {s: float(self.true_value(s)) for s in signals}
-        vals = {s: (sensor_for(s).read(true[s], self.rng) if self.noise else true[s]) for s in signals}
+        if self.noise:
+            vals = {s: sensor_for(s).read(true[s], self.rng) for s in signals}
+        else:  # exact values, shown with the instrument's digits only where asked (recorded data)
+            vals = {s: (sensor_for(s).display(true[s]) if getattr(self, "display_digits", False) else true[s])
+                    for s in signals}
         r = Reading(measurement_id, self.t_s, (self.t0 + pd.Timedelta(seconds=self.t_s)).isoformat(), vals, true)
         self.readings.append(r)
         return r

@@ -38,6 +38,12 @@ class Sensor:
             y += float(rng.normal(0.0, self.sigma_abs))
         if self.sigma_rel > 0.0:
             y += x * float(rng.normal(0.0, self.sigma_rel))
+        return self.display(y)
+
+    def display(self, y: float) -> float:
+        """``y`` clipped to the display's lower end and rounded to its resolution."""
+        if not math.isfinite(y):
+            return y
         if self.lo is not None and y < self.lo:
             y = self.lo  # a detector or ammeter that cannot show less (no negative %LEL)
         if self.resolution > 0.0:

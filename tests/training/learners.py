@@ -181,7 +181,8 @@ def e12(s: ExerciseSession, v: dict) -> dict[str, tuple[float, str]]:
 def e13(s: ExerciseSession, v: dict) -> dict[str, tuple[float, str]]:
     sec = _r(s, "rated", "el_power_kw") / (_r(s, "rated", "el_h2_flow_nlh") / 1000 * RHO_N)
     d = s.params["demand_kg_d"]
-    return {"sec": (sec, "kWh/kg"), "el_kw": (d * sec / s.params["hours_h"], "kW"),
+    hours = 24.0 if v.get("round_the_clock") else s.params["hours_h"]
+    return {"sec": (sec, "kWh/kg"), "el_kw": (d * sec / hours, "kW"),
             "pv_kwp": (d * sec / s.params["yield_kwh_kwp_d"], "kWp"),
             "tank_m3": (d * s.params["days"] / (21.2 - (0.0 if v.get("full_tank") else 2.48)), "m³")}
 
@@ -207,7 +208,8 @@ def careful_answers(s: ExerciseSession, variant: dict | None = None, digits: int
     return out
 
 
-SLIPS: dict[str, dict] = {"E5": {"first_point": True}, "E7": {"averaged": True}, "E13": {"full_tank": True}}
+SLIPS: dict[str, dict] = {"E5": {"first_point": True}, "E7": {"averaged": True},
+                          "E13": {"full_tank": True, "round_the_clock": True}}
 """Conceptual slips of the sloppy learner where rounding alone stays inside the tolerance."""
 
 

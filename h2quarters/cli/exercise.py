@@ -133,8 +133,8 @@ def _design_feedback(session: Any, lg: str) -> str | None:
     """E13: after the three sizes are answered, run the simulator on the learner's own values."""
     from h2quarters.training.design import simulate_design
 
-    own = session._own
-    if not all(k in own for k in ("el_kw", "pv_kwp", "tank_m3")):
+    own = {k: session.own_answer(k) for k in ("el_kw", "pv_kwp", "tank_m3")}
+    if any(v is None for v in own.values()):
         return None
     try:
         r = simulate_design(session.plant.scenario, float(own["el_kw"].to("kW").magnitude),

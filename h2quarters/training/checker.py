@@ -101,7 +101,8 @@ def _fmt(t: Text, **kw: Any) -> Text:
     return Text(de=t.de.format(**kw) if kw else t.de, en=t.en.format(**kw) if kw else t.en)
 
 
-def _result(q: Quantity, code: str, score: float = 0.0, **kw: Any) -> CheckResult:
+def result_for(q: Quantity, code: str, score: float = 0.0, **kw: Any) -> CheckResult:
+    """A :class:`CheckResult` with the standard feedback of ``code`` (texts formatted with ``kw``)."""
     fmt = {k: v for k, v in kw.items() if k in ("unit", "given", "dim_expected", "dim_given", "example")
            or (k == "detail" and isinstance(v, str))}
     fmt.setdefault("unit", q.unit or "-")
@@ -149,34 +150,34 @@ def check_number(q: Quantity, answer: str | float, ctx_true: RefContext, ctx_own
     try:
         parsed = parse_answer(answer, unit)
     except AnswerFormatError as exc:
-        return _result(q, "malformed", detail=str(exc))
+        return result_for(q, "malformed", detail=str(exc))
     except UnitUnknownError:
         given = (unit or str(answer)).strip()
         m = re.match(r"^\s*[-+0-9.,eE]+\s*(.*)$", str(answer))
-        return _result(q, "unit_unknown", given=(unit or (m.group(1) if m else given)), example=_example(q))
+        return result_for(q, "unit_unknown", given=(unit or (m.group(1) if m else given)), example=_example(q))
     exp_unit = parse_unit(q.unit)
     if parsed.quantity is None:
         if exp_unit.dimensionless:
             qty = Q_(parsed.value, exp_unit)
         else:
-            return _result(q, "unit_missing", example=_example(q), value=parsed.value)
+            return result_for(q, "unit_missing", example=_example(q), value=parsed.value)
     else:
         qty = parsed.quantity
     if not qty.is_compatible_with(exp_unit):
-        return _result(q, "unit_incompatible", given=parsed.unit_text or "(none)", value=parsed.value,
+        return result_for(q, "unit_incompatible", given=parsed.unit_text or "(none)", value=parsed.value,
                        dim_expected=dimension_text(exp_unit), dim_given=dimension_text(qty))
     v = float(qty.to(exp_unit).magnitude)
     try:
         r = float(evaluate(q, ctx_true).to(exp_unit).magnitude)
     except MissingMeasurement as exc:
-        return _result(q, "missing_measurement", detail=str(exc), value=v)
+        return result_for(q, "missing_measurement", detail=str(exc), value=v)
     if close(v, r, q):
-        return _result(q, "correct", 1.0, expected=r, value=v)
+        return result_for(q, "correct", 1.0, expected=r, value=v)
     if ctx_own is not None and any(u in ctx_own.answers for u in q.uses):
         try:
             r_own = float(evaluate(q, ctx_own).to(exp_unit).magnitude)
             if close(v, r_own, q):
-                return _result(q, "carried_forward", 1.0, expected=r, value=v, detail={"consistent_with": r_own})
+                return result_for(q, "carried_forward", 1.0, expected=r, value=v, detail={"consistent_with": r_own})
         except (MissingMeasurement, pint.DimensionalityError, ZeroDivisionError):
             pass
     best: tuple[float, Any, float] | None = None  # the closest mistake wins when two lie within tolerance
@@ -203,8 +204,8 @@ def check_number(q: Quantity, answer: str | float, ctx_true: RefContext, ctx_own
     if v != 0 and r != 0 and (v > 0) == (r > 0):
         k = round(math.log10(abs(v / r)))
         if k != 0 and close(v / 10.0**k, r, q):
-            return _result(q, "wrong_scale", q.scale_credit, expected=r, value=v, detail={"power_of_ten": k})
-    return _result(q, "wrong", 0.0, expected=r, value=v)
+            return result_for(q, "wrong_scale", q.scale_credit, expected=r, value=v, detail={"power_of_ten": k})
+    return result_for(q, "wrong", 0.0, expected=r, value=v)
 
 
 _SPLIT = re.compile(r"[\s,;>]+")
@@ -233,21 +234,21 @@ def check_options(q: Quantity, answer: str | list[str], expected: list[str]) -> 
     try:
         picks = parse_options(q, answer)
     except AnswerFormatError as exc:
-        return _result(q, "malformed", detail=str(exc))
+        return result_for(q, "malformed", detail=str(exc))
     if q.kind == "choice":
         if len(picks) != 1:
-            return _result(q, "malformed", detail="choose exactly one option")
+            return result_for(q, "malformed", detail="choose exactly one option")
         ok = picks[0] == expected[0]
-        return _result(q, "correct" if ok else "wrong", 1.0 if ok else 0.0, expected=expected[0], value=picks[0])
+        return result_for(q, "correct" if ok else "wrong", 1.0 if ok else 0.0, expected=expected[0], value=picks[0])
     if q.kind == "set":
         chosen, right = set(picks), set(expected)
         hits, false = len(chosen & right), len(chosen - right)
         score = max(0.0, (hits - false) / len(right)) if right else 0.0
         if score >= 1.0:
-            return _result(q, "correct", 1.0, expected=sorted(right), value=sorted(chosen))
+            return result_for(q, "correct", 1.0, expected=sorted(right), value=sorted(chosen))
         missing = sorted(right - chosen)
         detail = f"missing {len(missing)}, not fitting {false}"
-        return _result(q, "partial" if score > 0 else "wrong", score, expected=sorted(right), value=sorted(chosen),
+        return result_for(q, "partial" if score > 0 else "wrong", score, expected=sorted(right), value=sorted(chosen),
                        detail=detail)
     # sequence
     crit = [o.id for o in q.options if o.critical and o.id in expected]
@@ -265,8 +266,8 @@ def check_options(q: Quantity, answer: str | list[str], expected: list[str]) -> 
     inversions = sum(1 for i in range(len(seq)) for j in range(i + 1, len(seq)) if pos[seq[i]] > pos[seq[j]])
     score = max(0.0, 1.0 - q.order_penalty * inversions - (len(missing) + len(extra)) / len(expected))
     if score >= 1.0:
-        return _result(q, "correct", 1.0, expected=expected, value=picks)
+        return result_for(q, "correct", 1.0, expected=expected, value=picks)
     if not missing and not extra:
-        return _result(q, "order", score, expected=expected, value=picks, detail=f"{inversions} pair(s) swapped")
-    return _result(q, "partial", score, expected=expected, value=picks,
+        return result_for(q, "order", score, expected=expected, value=picks, detail=f"{inversions} pair(s) swapped")
+    return result_for(q, "partial", score, expected=expected, value=picks,
                    detail=f"missing {len(missing)}, not fitting {len(extra)}, {inversions} pair(s) swapped")

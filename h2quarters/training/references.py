@@ -24,7 +24,6 @@ from h2quarters.models.constants import (
     F_C_PER_MOL,
     HHV_H2_KWH_PER_KG,
     LHV_H2_KWH_PER_KG,
-    M_H2_KG_PER_MOL,
     R_J_PER_MOL_K,
     RHO_H2_NORMAL_KG_PER_M3,
     T_ZERO_K,

@@ -20,7 +20,7 @@ import pint
 
 from h2quarters.training.attempts import AnswerRecord, AttemptRecord, QuantityScore, ReadingRecord
 from h2quarters.training.catalog import draw_fault, draw_params
-from h2quarters.training.checker import CheckResult, check_number, check_options, evaluate, _result
+from h2quarters.training.checker import CheckResult, check_number, check_options, evaluate, result_for
 from h2quarters.training.plant import ExercisePlant, FuelCellBench, Reading
 from h2quarters.training.references import MissingMeasurement, RefContext
 from h2quarters.training.schema import Exercise, Quantity, Text
@@ -177,7 +177,7 @@ class ExerciseSession:
         """Check an answer, keep it, and return the result (feedback in German and English)."""
         q = self.exercise.quantity(qid)
         if self.tries(qid) >= self.exercise.max_tries:
-            return _result(q, "too_many_tries")
+            return result_for(q, "too_many_tries")
         if q.kind == "number":
             refs = self.reference_answers()
             true_chain = {k: v for k, v in refs.items() if k != qid}
@@ -199,6 +199,10 @@ class ExerciseSession:
             expected=res.expected, value=res.value))
         self.last[qid] = res
         return res
+
+    def own_answer(self, qid: str) -> pint.Quantity | None:
+        """The learner's last readable answer to a numeric quantity (in its unit), or None."""
+        return self._own.get(qid)
 
     def hint(self, qid: str) -> Text | None:
         """The hint of ``qid`` (counted: each hint costs ``hint_penalty`` of the quantity's points)."""

@@ -271,7 +271,8 @@ def solution_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e
 
 @exercise_app.command("check")
 def check_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")],
-              answers: Annotated[Path, typer.Option(help="YAML/JSON file: {seed: N, trade: T, answers: {id: '12.3 kg'}}")],
+              answers: Annotated[Path, typer.Option(
+                  help="YAML/JSON file: {seed: N, trade: T, answers: {id: '12.3 kg'}}")],
               lang: Lang = "de",
               as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
               directory: Dir = None) -> None:

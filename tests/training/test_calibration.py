@@ -68,6 +68,22 @@ def test_sloppy_learner_fails(exercise_id: str) -> None:
     assert passed <= 0.15 * N_SLOPPY
 
 
+_MEASURED: dict[str, ExerciseSession] = {}
+
+
+def _measured(exercise_id: str) -> ExerciseSession:
+    """A session of seed 11 with every measurement taken (taken once per exercise), without answers."""
+    if exercise_id not in _MEASURED:
+        s = ExerciseSession(CATALOG[exercise_id], seed=11)
+        for m in s.exercise.measurements:
+            s.take(m.id)
+        _MEASURED[exercise_id] = s
+    t = ExerciseSession.__new__(ExerciseSession)
+    t.__dict__.update(_MEASURED[exercise_id].__dict__)
+    t.answers, t.last, t._own, t.hints = [], {}, {}, {}
+    return t
+
+
 MISTAKES = [(ex.id, q.id, mk.id) for ex in CATALOG.values() for q in ex.quantities for mk in q.mistakes]
 
 
@@ -76,9 +92,7 @@ def test_each_mistake_gets_its_own_feedback(exercise_id: str, qid: str, mistake_
     """The value a mistake produces (the reference re-evaluated under the mistake's physics) is recognised as that
     mistake, with its own text, and is not accepted as right."""
     ex = CATALOG[exercise_id]
-    s = ExerciseSession(ex, seed=11)
-    for m in ex.measurements:
-        s.take(m.id)
+    s = _measured(exercise_id)
     q = ex.quantity(qid)
     mk = next(m for m in q.mistakes if m.id == mistake_id)
     refs = s.reference_answers()

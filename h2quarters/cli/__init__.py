@@ -28,6 +28,7 @@ from h2quarters.cli import plc as _plc  # noqa: E402,F401
 from h2quarters.cli import optimise as _optimise  # noqa: E402,F401
 from h2quarters.cli import serve as _serve  # noqa: E402,F401
 from h2quarters.cli import quarter as _quarter  # noqa: E402,F401
+from h2quarters.cli import exercise as _exercise  # noqa: E402,F401
 # --- end of registration ---
 
 

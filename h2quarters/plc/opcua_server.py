@@ -20,18 +20,21 @@ import asyncio
 import json
 import logging
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 
+from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
 from h2quarters.plc.plant import PlantState
 from h2quarters.plc.registers import Signal, WriteRefused
 from h2quarters.plc.security import (
     PasswordUserManager,
     ensure_server_certificate,
     load_users,
+    role_rank,
 )
 from h2quarters.plc.settings import PlcSettings, is_loopback
 
@@ -111,6 +114,7 @@ class OpcUaPlcServer:
         self.server: Server | None = None
         self.idx = 0
         self._by_nodeid: dict[ua.NodeId, Signal] = {}
+        self._methods: dict[ua.NodeId, tuple[str, list[ua.VariantType]]] = {}
         self._last_sent: dict[ua.NodeId, Any] = {}
         self._publish_pending = False
         self.endpoint = ""
@@ -119,10 +123,11 @@ class OpcUaPlcServer:
         """Build the address space and start listening."""
         sec = self.settings.security
         host = self.settings.bind_host
+        self._users: PasswordUserManager | None = None
         if sec.mode == "development":
             if not is_loopback(host):
                 raise ValueError(f"development mode (no security) only on loopback, not on {host!r}")
-            server = Server()
+            server: Server = HardenedServer()
         else:
             if sec.users_file is None or not Path(sec.users_file).expanduser().exists():
                 raise ValueError("production mode needs security.users_file with at least one user "
@@ -130,7 +135,8 @@ class OpcUaPlcServer:
             users = load_users(Path(sec.users_file).expanduser())
             if not users:
                 raise ValueError(f"users file {sec.users_file} has no users")
-            server = Server(user_manager=PasswordUserManager(users))
+            self._users = PasswordUserManager(users)
+            server = HardenedServer(user_manager=self._users)
         await server.init()
         self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
         server.set_endpoint(self.endpoint)
@@ -145,9 +151,12 @@ class OpcUaPlcServer:
             await server.load_private_key(str(key))
             server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
             server.set_identity_tokens([ua.UserNameIdentityToken])
+            trust_dir = Path(sec.trust_dir or Path(sec.cert_dir) / "trusted").expanduser()
+            server.set_certificate_validator(make_trust_validator(trust_dir, sec.trusted_certs))
         self.idx = await server.register_namespace(NAMESPACE_URI)
         await self._build(server)
         self._guard_writes(server)
+        self._guard_calls(server)
         await server.start()
         self.server = server  # set only once listening, so stop() never stops a server that did not start
         self.plant.listeners.append(self._on_plant_write)
@@ -266,14 +275,16 @@ class OpcUaPlcServer:
                                ("FuelCell", "Start", fc_start), ("FuelCell", "Stop", fc_stop),
                                ("Safety", "ResetTrips", reset), ("Safety", "PressEmergencyStop", estop)):
             node = await folder(path)
-            await node.add_method(node_id(f"Plant.{path}.{name}", idx), ua.QualifiedName(name, idx), fn, [], [])
+            mid = node_id(f"Plant.{path}.{name}", idx)
+            await node.add_method(mid, ua.QualifiedName(name, idx), fn, [], [])
+            self._methods[mid] = ("operator", [])
         faults = await folder("Faults")
-        await faults.add_method(node_id("Plant.Faults.Inject", idx), ua.QualifiedName("Inject", idx), inject,
-                                [S, S, D, B], [U])
-        await faults.add_method(node_id("Plant.Faults.Clear", idx), ua.QualifiedName("Clear", idx), clear,
-                                [U], [U])
-        await faults.add_method(node_id("Plant.Faults.List", idx), ua.QualifiedName("List", idx), list_faults,
-                                [B], [S])
+        for name, fn, args, out, role in (("Inject", inject, [S, S, D, B], [U], "instructor"),
+                                          ("Clear", clear, [U], [U], "instructor"),
+                                          ("List", list_faults, [B], [S], "instructor")):
+            mid = node_id(f"Plant.Faults.{name}", idx)
+            await faults.add_method(mid, ua.QualifiedName(name, idx), fn, args, out)
+            self._methods[mid] = (role, args)
 
     def _value_callback(self, nodeid: ua.NodeId, attr: ua.AttributeIds) -> ua.DataValue:
         sig = self._by_nodeid[nodeid]
@@ -282,9 +293,19 @@ class OpcUaPlcServer:
         return self._data_value(sig)
 
     def _data_value(self, sig: Signal) -> ua.DataValue:
+        now = datetime.now(UTC)
         if self.plant.faults.comm_lost("opcua"):
-            return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNoCommunication))
-        return ua.DataValue(_variant(sig, self.plant.read(sig.name)))
+            return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNoCommunication), ServerTimestamp=now)
+        value = self.plant.read(sig.name)
+        code = ua.StatusCodes.Good
+        if sig.dtype not in ("ascii4", "list16") and not isinstance(value, bool):
+            x = float(value)
+            if math.isnan(x):  # NaN is "no value": Bad, never a Good reading
+                code = ua.StatusCodes.BadNoData if sig.nan_ok else ua.StatusCodes.BadSensorFailure
+            elif not sig.in_range(x):
+                code = ua.StatusCodes.UncertainEngineeringUnitsExceeded
+        # the plant is sampled now: source and server timestamps are the same instant
+        return ua.DataValue(_variant(sig, value), StatusCode=status(code), SourceTimestamp=now, ServerTimestamp=now)
 
     async def publish_changes(self) -> int:
         """Send data-change notifications for monitored plant nodes whose value/status changed; return count."""
@@ -321,18 +342,74 @@ class OpcUaPlcServer:
 
         async def guarded(params: ua.WriteParameters, user: User | None = None) -> list[ua.StatusCode]:
             user = user if user is not None else User(role=UserRole.Admin)  # asyncua's own default
+            rank = role_rank(self.request_role())
             results: list[ua.StatusCode] = []
             for wv in params.NodesToWrite:
                 sig = self._by_nodeid.get(wv.NodeId)
                 if sig is None or wv.AttributeId != ua.AttributeIds.Value:
+                    if rank < role_rank("admin"):  # anything but plant values is configuration
+                        results.append(status(ua.StatusCodes.BadUserAccessDenied))
+                        continue
                     sub = ua.WriteParameters(NodesToWrite=[wv])
                     results.extend(await original(sub, user=user))
+                    continue
+                if sig.writable and rank < role_rank(sig.write_role):
+                    results.append(status(ua.StatusCodes.BadUserAccessDenied))
                     continue
                 results.append(status(self._write_one(sig, wv.Value.Value)))
             return results
 
         service.write = guarded  # type: ignore[method-assign]
         _ = plant
+
+    def request_role(self) -> str | None:
+        """Role of the client whose request is being served (admin for the server's own calls and in
+        development mode, where the server listens on loopback only and has no users)."""
+        user = CURRENT_USER.get()
+        if user is None or self._users is None:
+            return "admin"
+        return self._users.role(user.name)
+
+    def _guard_calls(self, server: Server) -> None:
+        """Role and argument checks before plant methods run (asyncua's method service sees no user)."""
+        service = server.iserver.method_service
+        original = service.call
+
+        async def guarded(methods: list[ua.CallMethodRequest]) -> list[ua.CallMethodResult]:
+            rank = role_rank(self.request_role())
+            out: list[ua.CallMethodResult] = []
+            for m in methods:
+                spec = self._methods.get(m.MethodId)
+                code = None
+                if spec is not None:
+                    role, types = spec
+                    args = m.InputArguments or []
+                    if rank < role_rank(role):
+                        code = ua.StatusCodes.BadUserAccessDenied
+                    elif len(args) < len(types):
+                        code = ua.StatusCodes.BadArgumentsMissing
+                    elif len(args) > len(types):
+                        code = ua.StatusCodes.BadTooManyArguments
+                    else:
+                        bad = [a.VariantType != t for a, t in zip(args, types, strict=True)]
+                        if any(bad):
+                            res = ua.CallMethodResult()
+                            res.StatusCode = status(ua.StatusCodes.BadInvalidArgument)
+                            res.InputArgumentResults = [status(ua.StatusCodes.BadTypeMismatch if b else
+                                                               ua.StatusCodes.Good) for b in bad]
+                            out.append(res)
+                            continue
+                elif rank < role_rank("admin"):
+                    code = ua.StatusCodes.BadUserAccessDenied  # server methods (not plant) are configuration
+                if code is not None:
+                    res = ua.CallMethodResult()
+                    res.StatusCode = status(code)
+                    out.append(res)
+                    continue
+                out.extend(await original([m]))
+            return out
+
+        service.call = guarded  # type: ignore[method-assign]
 
     def _write_one(self, sig: Signal, variant: ua.Variant | None) -> int:
         plant = self.plant

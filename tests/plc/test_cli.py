@@ -35,7 +35,8 @@ async def test_plc_process_and_fault_cli(tmp_path: Path) -> None:
     mb, ua = _free_port(), _free_port()
     proc = await asyncio.create_subprocess_exec(
         *H2Q, "plc", "--dev", "--speed", "60", "--modbus-port", str(mb), "--opcua-port", str(ua),
-        "--start", "2025-06-21T10:00", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "--start", "2025-06-21T10:00", "--state-file", str(tmp_path / "state.json"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     endpoint = f"opc.tcp://127.0.0.1:{ua}/h2quarters/plc"
     drv = ModbusDriver("127.0.0.1", mb, load_register_map(), backoff_min_s=0.1, backoff_max_s=0.2)
@@ -47,6 +48,7 @@ async def test_plc_process_and_fault_cli(tmp_path: Path) -> None:
             assert line, f"PLC exited early: {banner}"
             banner += line.decode()
         assert f"tcp://127.0.0.1:{mb}" in banner and endpoint in banner and "[development]" in banner
+        assert f"plant initial state (saved to {tmp_path / 'state.json'})" in banner
         r = await drv.read_all()
         assert r["tank_pressure_bar"].valid and r["tank_pressure_bar"].value != pytest.approx(99.0)
 
@@ -73,6 +75,19 @@ async def test_plc_process_and_fault_cli(tmp_path: Path) -> None:
         except TimeoutError:
             proc.kill()
             await proc.wait()
+    assert (tmp_path / "state.json").is_file()  # snapshot written (periodically and at stop)
+    assert b"Traceback" not in await proc.stdout.read()
+
+
+async def test_add_user_with_short_password_says_so_without_traceback(tmp_path: Path) -> None:
+    users = tmp_path / "users.yaml"
+    proc = await asyncio.create_subprocess_exec(*H2Q, "plc", "add-user", "bob", "--users-file", str(users),
+                                                cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(b"short\nshort\n"), 60)
+    text = out.decode()
+    assert proc.returncode == 2 and "at least 8 characters; nothing written" in text, text
+    assert "Traceback" not in text and not users.exists()
 
 
 async def test_fault_kinds_and_docs_commands(tmp_path: Path) -> None:

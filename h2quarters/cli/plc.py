@@ -141,6 +141,51 @@ def add_user_cmd(name: str, users_file: Annotated[Path, typer.Option(help="Users
     typer.echo(f"user {name} ({role}) written to {users_file}")
 
 
+CLIENT_PKI = Path("~/.local/share/h2quarters/client-pki")
+
+
+@plc_app.command("trust")
+def trust_cmd(
+    cert: Annotated[Path | None, typer.Argument(help="Client certificate (DER or PEM) to trust; default: this "
+                                                     "user's h2q client certificate (created if missing).")] = None,
+    config: Annotated[Path | None, typer.Option(help="PLC settings YAML (for security.cert_dir/trust_dir).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the trusted certificates instead.")] = False,
+    remove: Annotated[str | None, typer.Option(help="Remove the certificate with this fingerprint prefix.")] = None,
+) -> None:
+    """Manage the OPC UA client-certificate trust list of the PLC (production mode refuses unknown clients)."""
+    from h2quarters.plc.opcua_hardening import _read_cert, fingerprint
+    from h2quarters.plc.settings import load_plc_settings
+
+    try:
+        sec = load_plc_settings(config).security
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    trust_dir = Path(sec.trust_dir or Path(sec.cert_dir) / "trusted").expanduser()
+    if list_ or remove:
+        files = sorted(trust_dir.glob("*.der")) if trust_dir.is_dir() else []
+        for f in files:
+            fp = fingerprint(f.read_bytes())
+            if remove and fp.startswith(remove.lower()):
+                f.unlink()
+                typer.echo(f"removed {fp} ({f.name})")
+            elif list_:
+                typer.echo(f"{fp}  {f}")
+        return
+    if cert is None:
+        from h2quarters.plc.security import ensure_client_certificate
+
+        cert, _ = asyncio.run(ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver"))
+    der = _read_cert(cert.expanduser())
+    if der is None:
+        typer.echo(f"error: {cert} is not a readable DER or PEM certificate", err=True)
+        raise typer.Exit(2)
+    fp = fingerprint(der)
+    trust_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (trust_dir / f"{fp[:32]}.der").write_bytes(der)
+    typer.echo(f"trusted {fp} in {trust_dir} (takes effect for new connections, no restart needed)")
+
+
 @fault_app.command("kinds")
 def fault_kinds() -> None:
     """List the fault kinds and what each does."""
@@ -162,8 +207,7 @@ def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool
 
             from h2quarters.plc.security import ensure_client_certificate
 
-            cert, key = await ensure_client_certificate(Path("~/.local/share/h2quarters/client-pki"),
-                                                        "urn:h2quarters:driver")
+            cert, key = await ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver")
             client.application_uri = "urn:h2quarters:driver"
             await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
                                       mode=ua.MessageSecurityMode.SignAndEncrypt)

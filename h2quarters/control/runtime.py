@@ -146,7 +146,9 @@ class Runtime:
         self._opcua_password = secrets.token_urlsafe(18)
         users = d / "users.yaml"
         add_opcua_user(users, "controller", self._opcua_password, "operator")
-        sec = ps.security.model_copy(update={"users_file": users})
+        # the PLC trusts only listed client certificates: list the controller's own (created at its first connect)
+        sec = ps.security.model_copy(update={"users_file": users, "trusted_certs": [
+            *ps.security.trusted_certs, self.settings.opcua_cert_dir.expanduser() / "client_cert.der"]})
         self.plc_settings = self.plc_settings.model_copy(update={"security": sec})
         return ps.model_copy(update={"security": sec})
 

@@ -42,8 +42,8 @@ h2q plc --users-file ~/.config/h2quarters/plc-users.yaml
 ```
 
 Safety in the PLC (works without any controller): the controller writes a changing value to `heartbeat`; the
-watchdog is armed from the start, so silence longer than `watchdog_timeout_ms` after start or after the last
-change stops electrolyser and fuel cell, sets operating mode *safe*, raises `watchdog_alarm` and counts
+watchdog is armed from the start, so silence longer than `watchdog_timeout_ms` after the last change (after start:
+the start-up monitoring time `watchdog_startup_ms`, default 30 s, if longer) stops electrolyser and fuel cell, sets operating mode *safe*, raises `watchdog_alarm` and counts
 `fallback_count`. Clients may set `watchdog_timeout_ms` only inside the PLC settings' `[watchdog_min_ms,
 watchdog_max_ms]` (default [100, 60000] ms); anything else is refused. Interlocks act on the PLC's own sensor
 readings (out of range or NaN counts as tripped): H2 pre-alarm → ventilation 100 %; H2 trip → electrolyser and

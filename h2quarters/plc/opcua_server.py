@@ -121,6 +121,11 @@ class OpcUaPlcServer:
 
     async def start(self) -> None:
         """Build the address space and start listening."""
+        # asyncua logs every node it creates and every request at INFO (≈1000 lines at start, ≈400 B/s per client)
+        for name in ("asyncua", "pymodbus"):
+            lg = logging.getLogger(name)
+            if lg.level == logging.NOTSET:
+                lg.setLevel(logging.WARNING)
         sec = self.settings.security
         host = self.settings.bind_host
         self._users: PasswordUserManager | None = None

@@ -7,7 +7,8 @@ controller:
 - heartbeat watchdog: the controller writes a changing value to ``heartbeat``; if it does not change within
   ``watchdog_timeout_ms`` (wall clock) the PLC stops electrolyser and fuel cell, zeroes the battery, switches to
   operating mode *safe*, raises ``watchdog_alarm`` and counts ``fallback_count`` (cf. Beckhoff bus-coupler watchdog;
-  armed from the start, so a plant nobody supervises falls back too; the timeout can only be set inside
+  armed from the start, so a plant nobody supervises falls back too, after a start-up monitoring time
+  ``watchdog_startup_ms`` until the first heartbeat; the timeout can only be set inside
   ``[watchdog_min_ms, watchdog_max_ms]`` of the PLC settings);
 - Enapter-style electrolyser heartbeat (holding 4600): any request to the electrolyser counts; on expiry production
   stops and error 0x4801 is listed;
@@ -188,6 +189,7 @@ class PlantState:
         self.trips = 0
         # armed from the start: a plant nobody supervises falls back after watchdog_timeout_ms
         self.watchdog_armed = True
+        self.heartbeat_seen = False
         self.last_heartbeat_wall = clock()
         self.el_last_request_wall = clock()
         self.el_heartbeat_error = False
@@ -290,7 +292,7 @@ class PlantState:
             self.listeners = listeners
         self._notify()
 
-    _CONTROL_ATTRS = ("trips", "watchdog_armed", "last_heartbeat_wall", "el_last_request_wall", "el_heartbeat_error",
+    _CONTROL_ATTRS = ("trips", "watchdog_armed", "heartbeat_seen", "last_heartbeat_wall", "el_last_request_wall", "el_heartbeat_error",
                       "config_open", "config_source_modbus", "config_last_result", "fallback_count")
     _EL_ATTRS = ("state", "p_stack_kw", "time_in_state_s")
 
@@ -414,6 +416,7 @@ class PlantState:
 
     def _w_heartbeat(self, v: int, source: str) -> None:
         if v != self.hold["heartbeat"] or not self.watchdog_armed:
+            self.heartbeat_seen = True
             self.last_heartbeat_wall = self.clock()
             self.watchdog_armed = True
             self.meas["watchdog_alarm"] = False
@@ -440,7 +443,10 @@ class PlantState:
     def check_watchdogs(self) -> None:
         """Apply the heartbeat watchdog and the electrolyser heartbeat timeout (wall clock)."""
         now = self.clock()
-        if self.watchdog_armed and (now - self.last_heartbeat_wall) * 1000.0 > self.hold["watchdog_timeout_ms"]:
+        timeout_ms = self.hold["watchdog_timeout_ms"]
+        if not self.heartbeat_seen:  # start-up monitoring time until the first heartbeat
+            timeout_ms = max(timeout_ms, self.settings.watchdog_startup_ms)
+        if self.watchdog_armed and (now - self.last_heartbeat_wall) * 1000.0 > timeout_ms:
             self.watchdog_armed = False
             self._safe_setpoints()
             self.hold["operating_mode"] = MODE_SAFE

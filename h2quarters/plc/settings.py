@@ -71,8 +71,10 @@ class Security(Strict):
 class PlcSettings(Strict):
     """Virtual PLC settings.
 
-    ``watchdog_timeout_ms`` is the heartbeat watchdog's timeout at start (armed at once); clients may change it
-    over Modbus/OPC UA only inside ``[watchdog_min_ms, watchdog_max_ms]``. ``state_path``: JSON snapshot of the
+    ``watchdog_timeout_ms`` is the heartbeat watchdog's timeout; the watchdog is armed at start, and until the
+    first heartbeat it allows ``max(watchdog_timeout_ms, watchdog_startup_ms)`` (a start-up monitoring time, as
+    fieldbus watchdogs have, so that a controller started after the PLC finds no fallback to acknowledge).
+    Clients may change the timeout over Modbus/OPC UA only inside ``[watchdog_min_ms, watchdog_max_ms]``. ``state_path``: JSON snapshot of the
     plant's physical state, written atomically every ``state_every_s`` and at stop, restored at start
     (``None``: not persisted, for libraries and tests).
     """
@@ -85,6 +87,7 @@ class PlcSettings(Strict):
     watchdog_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5000
     watchdog_min_ms: Annotated[int, Field(ge=100, le=600_000)] = 100
     watchdog_max_ms: Annotated[int, Field(ge=100, le=600_000)] = 60_000
+    watchdog_startup_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     state_path: Path | None = None
     state_every_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 5.0
     start: str | None = None
@@ -110,6 +113,30 @@ class PlcSettings(Strict):
                 f"bind_host = {self.bind_host!r} is not a loopback address"
             )
         return self
+
+
+def local_opcua(settings: PlcSettings) -> PlcSettings | None:
+    """Settings to serve OPC UA beside Modbus for teachers' tools (``h2q plc fault ...``), or None.
+
+    With a users file the configured (production) profile is kept. Without one, OPC UA is served without
+    security only when the PLC binds to loopback, where Modbus already lets any local process write; on other
+    addresses it is not served at all. A taken OPC UA port is replaced by any free one.
+    """
+    sec = settings.security
+    if sec.mode == "production" and sec.users_file is None:
+        if not is_loopback(settings.bind_host):
+            return None
+        sec = sec.model_copy(update={"mode": "development"})
+    port = settings.opcua_port
+    if port:
+        import socket
+
+        with socket.socket() as s:
+            try:
+                s.bind((settings.bind_host, port))
+            except OSError:
+                port = 0
+    return settings.model_copy(update={"security": sec, "opcua_port": port})
 
 
 def is_loopback(host: str) -> bool:

@@ -98,3 +98,31 @@ async def test_fault_kinds_and_docs_commands(tmp_path: Path) -> None:
         assert kind in out
     rc, out = await _h2q("plc", "docs", "--out", str(tmp_path / "rm.md"))
     assert rc == 0 and (tmp_path / "rm.md").read_text() == (ROOT / "docs" / "register-map.md").read_text()
+
+
+def test_make_run_runtime_serves_opcua_so_fault_inject_reaches_the_plant(tmp_path: Path) -> None:
+    """`h2q serve` (make run) starts the virtual PLC with OPC UA beside Modbus; the teacher's CLI reaches it."""
+    from typer.testing import CliRunner
+
+    from h2quarters.cli import app
+    from h2quarters.config import load_scenario
+    from h2quarters.control.runtime import Runtime
+    from h2quarters.control.settings import ControlSettings
+    from h2quarters.plc.settings import PlcSettings, local_opcua
+
+    assert local_opcua(PlcSettings(bind_host="10.1.2.3")) is None  # no users file, not loopback: not served
+    sc = load_scenario(ROOT / "scenarios" / "oskar-von-miller")
+    rt = Runtime(ControlSettings(plc_port=0, db_url=f"sqlite:///{tmp_path}/r.db"), sc, planner=False,
+                 plc_settings=PlcSettings(modbus_port=0, opcua_port=_free_port(), start="2025-06-21T10:00"),
+                 serve_opcua=True)
+    try:
+        rt.start_plc()
+        endpoint = rt.plc.opcua_endpoint
+        assert endpoint and rt.plc.opcua.settings.security.mode == "development"  # loopback only
+        res = CliRunner().invoke(app, ["plc", "fault", "inject", "h2_leak", "--value", "0.1", "--dev",
+                                       "--endpoint", endpoint])
+        assert res.exit_code == 0 and "fault 1 injected" in res.output, res.output
+        assert [f.kind for f in rt.plc.plant.faults.active()] == ["h2_leak"]
+    finally:
+        rt.stop_plc()
+        rt.store.close()

@@ -74,9 +74,13 @@ def test_enapter_heartbeat_timeout_needs_transaction_and_stops_production(clocke
 def test_plc_watchdog_armed_from_start_and_counts_fallbacks(clocked) -> None:
     p, clock = clocked
     p.write("operating_mode", 2)
-    clock.t += 1.1  # nobody ever wrote a heartbeat: the watchdog is armed from the start anyway
+    p.write("el_start", True)  # started without any heartbeat (e.g. over Modbus by hand)
+    clock.t += 29.9  # start-up monitoring time (30 s) until the first heartbeat
     p.check_watchdogs()
-    assert p.fallback_count == 1 and p.read("watchdog_alarm") and p.hold["operating_mode"] == 3
+    assert p.fallback_count == 0 and p.hold["el_start"] is True
+    clock.t += 0.2  # nobody ever wrote a heartbeat: the watchdog is armed from the start anyway
+    p.check_watchdogs()
+    assert p.hold["el_start"] is False and p.fallback_count == 1 and p.read("watchdog_alarm") and p.hold["operating_mode"] == 3
     for k in range(1, 4):
         p.write("heartbeat", k)
         clock.t += 0.9
@@ -100,6 +104,7 @@ def test_plc_watchdog_armed_from_start_and_counts_fallbacks(clocked) -> None:
 
 def test_watchdog_latch_clears_only_after_heartbeat_resumes(clocked) -> None:
     p, clock = clocked
+    p.write("heartbeat", 1)
     clock.t += 1.5
     p.check_watchdogs()
     assert p.read("trips_latched") & WATCHDOG

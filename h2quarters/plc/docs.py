@@ -19,8 +19,14 @@ One map serves the virtual PLC (Modbus TCP + OPC UA), the drivers and this page.
   addresses are 0-based protocol addresses (mbpoll: pass `-0`, or add 1: `-r 1003` without `-0` is address 1002).
   Units: electrolyser 1, plant PLC 2. See "Modbus conformance" below for function codes and exceptions.
 - Scale: integer registers carry `raw × scale` in the unit shown (OPC UA shows the scaled value as Float).
-- OPC UA: namespace `urn:h2quarters:plc`, node ids `ns=<idx>;s=Plant.<Path with dots>`; variables carry
-  `EngineeringUnits` (UNECE codes) and `EURange` where a unit/limits are given.
+- OPC UA: namespace `urn:h2quarters:plc`, node ids `ns=<idx>;s=Plant.<Path with dots>`. Quantities are
+  `AnalogItemType` with `EURange` and `EngineeringUnits` (UNECE codes; `BaseAnalogType` without a finite range),
+  enumerations `MultiStateDiscreteType` with `EnumStrings` or `MultiStateValueDiscreteType` with `EnumValues`.
+  Values carry source and server timestamps; NaN reads as `BadNoData` (where NaN is normal, e.g. H2 flow while
+  not producing) or `BadSensorFailure`, a reading outside [min, max] as `UncertainEngineeringUnitsExceeded`.
+  Unknown nodes answer `BadNodeIdUnknown`; method calls with missing/extra arguments `BadArgumentsMissing` /
+  `BadTooManyArguments`, with wrong types `BadInvalidArgument`. Writes and calls need the role in the access
+  column (default operator; see README "Security of the plant interfaces").
 - Limits `$a.b` come from the scenario (e.g. the fuel cell's rated power); a write outside [min, max] is refused
   before it reaches the plant, a reading outside is marked invalid by the drivers.
 - Source: `enapter` = Enapter EL 2.1 handbook / official scripts; `enapter-3rd` = third-party controller

@@ -1,8 +1,9 @@
 """OPC UA face of the virtual PLC (asyncua server).
 
 Address space (namespace ``urn:h2quarters:plc``): ``Objects/Plant/<Device>/...`` with one variable per signal of
-the register map (string NodeIds ``Plant.Electrolyser.StackCurrent`` etc.), each with ``EngineeringUnits``
-(UNECE codes) and ``EURange`` properties where the map gives a unit and finite limits. Methods: ``Electrolyser``
+the register map (string NodeIds ``Plant.Electrolyser.StackCurrent`` etc.): AnalogItemType with ``EngineeringUnits``
+(UNECE codes) and ``EURange`` where the map gives a unit and finite limits, enumerations as MultiState(Value)
+DiscreteType with their names. Roles (viewer/operator/instructor/admin) are checked on every write and call. Methods: ``Electrolyser``
 and ``FuelCell`` ``Start``/``Stop``, ``Safety`` ``ResetTrips``/``PressEmergencyStop``, ``Faults`` ``Inject``/``Clear``/
 ``List``. MTP service variables (``Service/StateCur``, ``CommandOp``, ``CommandEn``) and NE 107 ``Health`` come
 from the map as well.
@@ -52,6 +53,9 @@ _VTYPE = {
     "int16": ua.VariantType.Int16, "uint32": ua.VariantType.UInt32, "int32": ua.VariantType.Int32,
     "float32": ua.VariantType.Float, "ascii4": ua.VariantType.String, "list16": ua.VariantType.UInt16,
 }
+
+
+_BITMASKS = {"trips_latched"}  # enum column lists bit values, not states
 
 
 def node_id(name: str, idx: int) -> ua.NodeId:
@@ -209,10 +213,12 @@ class OpcUaPlcServer:
                 await var.add_property(node_id(sig.node_id + ".EngineeringUnits", idx), "EngineeringUnits",
                                        eu_information(sig.unit))
             lo, hi = sig.limits() if sig.dtype not in ("ascii4", "list16") else (math.nan, math.nan)
-            if math.isfinite(lo) and math.isfinite(hi) and sig.dtype in ("float32", "uint16", "int16", "uint32",
-                                                                          "int32"):
+            has_range = math.isfinite(lo) and math.isfinite(hi) and not sig.enum and sig.dtype in (
+                "float32", "uint16", "int16", "uint32", "int32")
+            if has_range:
                 await var.add_property(node_id(sig.node_id + ".EURange", idx), "EURange",
                                        ua.Range(Low=lo, High=hi))
+            await self._type_and_enum(var, sig, idx, has_range)
             self._by_nodeid[nodeid] = sig
             server.iserver.set_attribute_value_callback(nodeid, self._value_callback)
 
@@ -290,6 +296,32 @@ class OpcUaPlcServer:
             mid = node_id(f"Plant.Faults.{name}", idx)
             await faults.add_method(mid, ua.QualifiedName(name, idx), fn, args, out)
             self._methods[mid] = (role, args)
+
+    async def _type_and_enum(self, var: Any, sig: Signal, idx: int, has_range: bool) -> None:
+        """OPC UA Part 8 variable types: AnalogItemType (measured/set quantities with EURange; BaseAnalogType
+        without a finite range), MultiStateDiscreteType with EnumStrings for 0..n-1 enumerations,
+        MultiStateValueDiscreteType with EnumValues for other codes (MTP states, NE 107 ...), TwoStateDiscrete
+        for booleans is left out (no true/false texts in the map)."""
+        new_type: int | None = None
+        if sig.unit and sig.dtype not in ("ascii4", "list16", "bool") and not sig.enum:
+            new_type = ua.ObjectIds.AnalogItemType if has_range else ua.ObjectIds.BaseAnalogType
+        elif sig.enum and sig.name not in _BITMASKS:
+            keys = sorted(sig.enum)
+            if keys == list(range(len(keys))):
+                new_type = ua.ObjectIds.MultiStateDiscreteType
+                await var.add_property(node_id(sig.node_id + ".EnumStrings", idx), "EnumStrings",
+                                       ua.Variant([ua.LocalizedText(sig.enum[k]) for k in keys],
+                                                  ua.VariantType.LocalizedText))
+            else:
+                new_type = ua.ObjectIds.MultiStateValueDiscreteType
+                values = [ua.EnumValueType(Value=int(k), DisplayName=ua.LocalizedText(sig.enum[k]),
+                                           Description=ua.LocalizedText(sig.enum[k])) for k in keys]
+                await var.add_property(node_id(sig.node_id + ".EnumValues", idx), "EnumValues",
+                                       ua.Variant(values, ua.VariantType.ExtensionObject))
+        if new_type is not None:
+            await var.delete_reference(ua.NodeId(ua.ObjectIds.BaseDataVariableType), ua.ObjectIds.HasTypeDefinition,
+                                       bidirectional=False)
+            await var.add_reference(ua.NodeId(new_type), ua.ObjectIds.HasTypeDefinition, bidirectional=False)
 
     def _value_callback(self, nodeid: ua.NodeId, attr: ua.AttributeIds) -> ua.DataValue:
         sig = self._by_nodeid[nodeid]

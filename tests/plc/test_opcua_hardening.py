@@ -177,6 +177,20 @@ async def test_status_codes_timestamps_and_arguments(scenario, profile) -> None:
             assert flow.StatusCode.name == "BadNoData"
             p = await c.get_node(ua.NodeId("Plant.Storage.Pressure", idx)).read_data_value()
             assert p.StatusCode.is_good() and p.SourceTimestamp is not None and p.ServerTimestamp is not None
+            # information model (OPC UA Part 8): analog items with range and unit, enumerations with names
+            pn = c.get_node(ua.NodeId("Plant.Storage.Pressure", idx))
+            assert (await pn.read_type_definition()) == ua.NodeId(ua.ObjectIds.AnalogItemType)
+            rng = await c.get_node(ua.NodeId("Plant.Storage.Pressure.EURange", idx)).read_value()
+            assert (rng.Low, rng.High) == (0.0, 350.0)
+            eu = await c.get_node(ua.NodeId("Plant.Storage.Pressure.EngineeringUnits", idx)).read_value()
+            assert eu.DisplayName.Text == "bar"
+            health = c.get_node(ua.NodeId("Plant.Electrolyser.Health", idx))
+            assert (await health.read_type_definition()) == ua.NodeId(ua.ObjectIds.MultiStateDiscreteType)
+            names = await c.get_node(ua.NodeId("Plant.Electrolyser.Health.EnumStrings", idx)).read_value()
+            assert [t.Text for t in names] == ["NORMAL", "FAILURE", "CHECK_FUNCTION", "OFF_SPEC",
+                                               "MAINTENANCE_REQUIRED"]
+            mtp = await c.get_node(ua.NodeId("Plant.Electrolyser.Service.StateCur.EnumValues", idx)).read_value()
+            assert {v.Value: v.DisplayName.Text for v in mtp}[64] == "Execute"
             faults = c.get_node(ua.NodeId("Plant.Faults", idx))
             with pytest.raises(ua.UaStatusCodeError, match="BadArgumentsMissing"):
                 await faults.call_method(ua.NodeId("Plant.Faults.Inject", idx), "h2_leak")

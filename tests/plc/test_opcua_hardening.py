@@ -191,6 +191,20 @@ async def test_status_codes_timestamps_and_arguments(scenario, profile) -> None:
                                                "MAINTENANCE_REQUIRED"]
             mtp = await c.get_node(ua.NodeId("Plant.Electrolyser.Service.StateCur.EnumValues", idx)).read_value()
             assert {v.Value: v.DisplayName.Text for v in mtp}[64] == "Execute"
+            # Republish: an unknown sequence number / subscription is an error, not an empty Good message
+            class _Handler:
+                def datachange_notification(self, *a: object) -> None: ...
+
+            sub = await c.create_subscription(100, _Handler())
+            req = ua.RepublishRequest()
+            req.Parameters.SubscriptionId, req.Parameters.RetransmitSequenceNumber = sub.subscription_id, 987654
+            with pytest.raises(ua.UaStatusCodeError, match="BadMessageNotAvailable"):
+                await c.uaclient.protocol.send_request(req)
+            req.Parameters.SubscriptionId = sub.subscription_id + 1
+            with pytest.raises(ua.UaStatusCodeError, match="BadSubscriptionIdInvalid"):
+                await c.uaclient.protocol.send_request(req)
+            first_id = sub.subscription_id
+            await sub.delete()
             faults = c.get_node(ua.NodeId("Plant.Faults", idx))
             with pytest.raises(ua.UaStatusCodeError, match="BadArgumentsMissing"):
                 await faults.call_method(ua.NodeId("Plant.Faults.Inject", idx), "h2_leak")
@@ -201,6 +215,15 @@ async def test_status_codes_timestamps_and_arguments(scenario, profile) -> None:
                 await faults.call_method(ua.NodeId("Plant.Faults.Clear", idx), "all")
     finally:
         await plc.stop()
+    # a restarted server does not hand out the ids of the one before (asyncua counted from 78 every time)
+    again = VirtualPlc(scenario, dev_settings(), profile=profile, plant=plc.plant)
+    await again.start(modbus=False)
+    try:
+        async with Client(again.opcua_endpoint, timeout=5) as c:
+            sub = await c.create_subscription(100, _Handler())
+            assert sub.subscription_id not in (first_id, first_id + 1) and first_id > 1000
+    finally:
+        await again.stop()
 
 
 async def test_node_opcua_client_gets_data_again_within_5_s_after_plc_restart(scenario, profile) -> None:

@@ -56,7 +56,8 @@ async def main(n: int, hours: float) -> dict[str, object]:
         users = Path(tmp) / "users.yaml"
         add_user(users, "bench", "bench-password")
         for mode in ("development", "production"):
-            sec = Security(mode=mode, cert_dir=Path(tmp) / "pki", users_file=users)
+            sec = Security(mode=mode, cert_dir=Path(tmp) / "pki", users_file=users,
+                           trusted_certs=[Path(tmp) / "cli" / "client_cert.der"])
             plc = VirtualPlc(sc, PlcSettings(start=START, speed=3600, modbus_port=0, opcua_port=0, security=sec),
                              profile=prof)
             await plc.start(modbus=mode == "development")

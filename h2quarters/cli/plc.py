@@ -37,6 +37,10 @@ def run(
     dev: Annotated[bool, typer.Option("--dev", help="Development mode: OPC UA without security (loopback only).")] = False,
     users_file: Annotated[Path | None, typer.Option(help="OPC UA users file (production mode).")] = None,
     start: Annotated[str | None, typer.Option(help="Plant start time, e.g. 2025-06-21T08:00 (default: now).")] = None,
+    state_file: Annotated[Path | None, typer.Option(
+        help="Plant state snapshot (default: per-user data dir, one file per scenario).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from the scenario's initial state, not the "
+                                                        "saved one (the snapshot is overwritten).")] = False,
 ) -> None:
     """Run the virtual PLC (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
@@ -49,17 +53,21 @@ def run(
     try:
         settings = _settings(config, speed, modbus_port, opcua_port, bind, start, dev, users_file)
         sc = load_scenario(scenario)
+        if settings.state_path is None or state_file is not None:
+            settings = settings.model_copy(update={"state_path": state_file or default_state_path(sc.name)})
     except (ValidationError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_logging()
 
     async def main() -> None:
-        plc = VirtualPlc(sc, settings)
+        plc = VirtualPlc(sc, settings, fresh=fresh)
         await plc.start()
+        state = (f"restored from {settings.state_path}" if plc.restored
+                 else f"initial state (saved to {settings.state_path})")
         typer.echo(f"virtual PLC '{sc.name}' speed {settings.speed:g}x: Modbus tcp://{settings.bind_host}:"
                    f"{plc.modbus_port} (units: electrolyser 1, plant 2), OPC UA {plc.opcua_endpoint} "
-                   f"[{settings.security.mode}]", err=True)
+                   f"[{settings.security.mode}]; plant {state}", err=True)
         try:
             await asyncio.Event().wait()
         finally:
@@ -72,6 +80,22 @@ def run(
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def default_state_path(scenario_name: str) -> Path:
+    """Per-user location of the plant snapshot: ``$XDG_DATA_HOME/h2quarters/plc-state-<scenario>.json``."""
+    import os
+    import re
+
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "h2quarters" / f"plc-state-{re.sub(r'[^A-Za-z0-9_.-]+', '-', scenario_name)}.json"
+
+
+def quiet_logging() -> None:
+    """INFO for h2quarters, WARNING for the protocol libraries (asyncua logs every node and request at INFO)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("asyncua", "pymodbus"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _settings(config: Path | None, speed: float | None, modbus_port: int | None,
@@ -107,9 +131,59 @@ def add_user_cmd(name: str, users_file: Annotated[Path, typer.Option(help="Users
 
     pw = getpass.getpass("password: ")
     if pw != getpass.getpass("again: "):
-        raise typer.BadParameter("passwords differ")
-    add_user(users_file, name, pw, role)
+        typer.echo("error: the two passwords differ; nothing written", err=True)
+        raise typer.Exit(2)
+    try:
+        add_user(users_file, name, pw, role)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}; nothing written", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"user {name} ({role}) written to {users_file}")
+
+
+CLIENT_PKI = Path("~/.local/share/h2quarters/client-pki")
+
+
+@plc_app.command("trust")
+def trust_cmd(
+    cert: Annotated[Path | None, typer.Argument(help="Client certificate (DER or PEM) to trust; default: this "
+                                                     "user's h2q client certificate (created if missing).")] = None,
+    config: Annotated[Path | None, typer.Option(help="PLC settings YAML (for security.cert_dir/trust_dir).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the trusted certificates instead.")] = False,
+    remove: Annotated[str | None, typer.Option(help="Remove the certificate with this fingerprint prefix.")] = None,
+) -> None:
+    """Manage the OPC UA client-certificate trust list of the PLC (production mode refuses unknown clients)."""
+    from h2quarters.plc.opcua_hardening import _read_cert, fingerprint
+    from h2quarters.plc.settings import load_plc_settings
+
+    try:
+        sec = load_plc_settings(config).security
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    trust_dir = Path(sec.trust_dir or Path(sec.cert_dir) / "trusted").expanduser()
+    if list_ or remove:
+        files = sorted(trust_dir.glob("*.der")) if trust_dir.is_dir() else []
+        for f in files:
+            fp = fingerprint(f.read_bytes())
+            if remove and fp.startswith(remove.lower()):
+                f.unlink()
+                typer.echo(f"removed {fp} ({f.name})")
+            elif list_:
+                typer.echo(f"{fp}  {f}")
+        return
+    if cert is None:
+        from h2quarters.plc.security import ensure_client_certificate
+
+        cert, _ = asyncio.run(ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver"))
+    der = _read_cert(cert.expanduser())
+    if der is None:
+        typer.echo(f"error: {cert} is not a readable DER or PEM certificate", err=True)
+        raise typer.Exit(2)
+    fp = fingerprint(der)
+    trust_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (trust_dir / f"{fp[:32]}.der").write_bytes(der)
+    typer.echo(f"trusted {fp} in {trust_dir} (takes effect for new connections, no restart needed)")
 
 
 @fault_app.command("kinds")
@@ -133,8 +207,7 @@ def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool
 
             from h2quarters.plc.security import ensure_client_certificate
 
-            cert, key = await ensure_client_certificate(Path("~/.local/share/h2quarters/client-pki"),
-                                                        "urn:h2quarters:driver")
+            cert, key = await ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver")
             client.application_uri = "urn:h2quarters:driver"
             await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
                                       mode=ua.MessageSecurityMode.SignAndEncrypt)

@@ -97,9 +97,11 @@ def serve(
         typer.echo(f"    user: admin    password: {pw}")
         typer.echo("Create engineers with: h2q user add NAME --role engineer")
         typer.echo("=" * 72)
-    rt = Runtime(settings, sc, virtual_plc=virtual, store=store).start()
+    rt = Runtime(settings, sc, virtual_plc=virtual, store=store, serve_opcua=virtual).start()
     web = create_app(store, rt.hub, rt.rmap, settings, controller=rt.controller, scenario=sc)
     where = f"virtual PLC Modbus tcp://{settings.plc_host}:{rt.plc_port}" if virtual else f"PLC {plc}"
+    if virtual and rt.plc is not None and rt.plc.opcua is not None:
+        where += f", OPC UA {rt.plc.opcua_endpoint} [{rt.plc.opcua.settings.security.mode}]"
     typer.echo(f"h2quarters: {sc.name}, {where}, controller start mode {settings.start_mode}, "
                f"database {store.dialect}")
     url = f"http://{settings.host}:{settings.port}/"

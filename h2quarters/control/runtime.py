@@ -84,10 +84,13 @@ class Runtime:
         Use this store instead of opening ``settings.db_url``.
     planner : bool
         Create the AUTO planner (MPC worker).
+    serve_opcua : bool
+        With a Modbus driver, serve the virtual PLC's OPC UA too (see ``h2quarters.plc.settings.local_opcua``).
     """
 
     def __init__(self, settings: ControlSettings, scenario: Scenario, virtual_plc: bool = True,
-                 plc_settings: PlcSettings | None = None, store: Store | None = None, planner: bool = True) -> None:
+                 plc_settings: PlcSettings | None = None, store: Store | None = None, planner: bool = True,
+                 serve_opcua: bool = False) -> None:
         self.settings = settings
         self.scenario = scenario
         self.rmap: RegisterMap = load_register_map(scenario=scenario)
@@ -102,6 +105,7 @@ class Runtime:
         self.controller: Controller | None = None
         self._ctl_future: cf.Future[None] | None = None
         self._want_planner = planner
+        self.serve_opcua = serve_opcua
         self.plc_port = settings.plc_port
         self.opcua_endpoint = settings.opcua_endpoint
         self._opcua_password: str | None = None
@@ -117,6 +121,11 @@ class Runtime:
         opcua = self.settings.driver == "opcua"
         if opcua:
             ps = self._secure_virtual_opcua(ps)
+        elif self.serve_opcua:  # OPC UA beside Modbus for teachers' tools (h2q plc fault ...)
+            from h2quarters.plc.settings import local_opcua
+
+            local = local_opcua(ps)
+            opcua, ps = (True, local) if local is not None else (False, ps)
 
         async def _start() -> Any:
             plc = VirtualPlc(self.scenario, ps, plant=plant)
@@ -146,7 +155,9 @@ class Runtime:
         self._opcua_password = secrets.token_urlsafe(18)
         users = d / "users.yaml"
         add_opcua_user(users, "controller", self._opcua_password, "operator")
-        sec = ps.security.model_copy(update={"users_file": users})
+        # the PLC trusts only listed client certificates: list the controller's own (created at its first connect)
+        sec = ps.security.model_copy(update={"users_file": users, "trusted_certs": [
+            *ps.security.trusted_certs, self.settings.opcua_cert_dir.expanduser() / "client_cert.der"]})
         self.plc_settings = self.plc_settings.model_copy(update={"security": sec})
         return ps.model_copy(update={"security": sec})
 

@@ -17,11 +17,16 @@ One map serves the virtual PLC (Modbus TCP + OPC UA), the drivers and this page.
 
 - Modbus: big-endian, high word first; bool = one register (0 = false); float32 = IEEE 754 over two registers;
   addresses are 0-based protocol addresses (mbpoll: pass `-0`, or add 1: `-r 1003` without `-0` is address 1002).
-  Function codes 03 (holding), 04 (input), 06 and 16 (write). A refused write answers exception 03, a write
-  covering part of a signal exception 02, a device with a `comm_loss` fault exception 0x0B.
+  Units: electrolyser 1, plant PLC 2. See "Modbus conformance" below for function codes and exceptions.
 - Scale: integer registers carry `raw × scale` in the unit shown (OPC UA shows the scaled value as Float).
-- OPC UA: namespace `urn:h2quarters:plc`, node ids `ns=<idx>;s=Plant.<Path with dots>`; variables carry
-  `EngineeringUnits` (UNECE codes) and `EURange` where a unit/limits are given.
+- OPC UA: namespace `urn:h2quarters:plc`, node ids `ns=<idx>;s=Plant.<Path with dots>`. Quantities are
+  `AnalogItemType` with `EURange` and `EngineeringUnits` (UNECE codes; `BaseAnalogType` without a finite range),
+  enumerations `MultiStateDiscreteType` with `EnumStrings` or `MultiStateValueDiscreteType` with `EnumValues`.
+  Values carry source and server timestamps; NaN reads as `BadNoData` (where NaN is normal, e.g. H2 flow while
+  not producing) or `BadSensorFailure`, a reading outside [min, max] as `UncertainEngineeringUnitsExceeded`.
+  Unknown nodes answer `BadNodeIdUnknown`; method calls with missing/extra arguments `BadArgumentsMissing` /
+  `BadTooManyArguments`, with wrong types `BadInvalidArgument`. Writes and calls need the role in the access
+  column (default operator; see README "Security of the plant interfaces").
 - Limits `$a.b` come from the scenario (e.g. the fuel cell's rated power); a write outside [min, max] is refused
   before it reaches the plant, a reading outside is marked invalid by the drivers.
 - Source: `enapter` = Enapter EL 2.1 handbook / official scripts; `enapter-3rd` = third-party controller
@@ -42,13 +47,35 @@ h2q plc add-user engineer --users-file ~/.config/h2quarters/plc-users.yaml --rol
 h2q plc --users-file ~/.config/h2quarters/plc-users.yaml
 ```
 
-Safety in the PLC (works without any controller): the controller writes a changing value to `heartbeat`
-(armed by the first write); silence longer than `watchdog_timeout_ms` stops electrolyser and fuel cell, sets
-operating mode *safe*, raises `watchdog_alarm` and counts `fallback_count`. Interlocks act on the PLC's own sensor
+Safety in the PLC (works without any controller): the controller writes a changing value to `heartbeat`; the
+watchdog is armed from the start, so silence longer than `watchdog_timeout_ms` after the last change (after start:
+the start-up monitoring time `watchdog_startup_ms`, default 30 s, if longer) stops electrolyser and fuel cell, sets operating mode *safe*, raises `watchdog_alarm` and counts
+`fallback_count`. Clients may set `watchdog_timeout_ms` only inside the PLC settings' `[watchdog_min_ms,
+watchdog_max_ms]` (default [100, 60000] ms); anything else is refused. Interlocks act on the PLC's own sensor
 readings (out of range or NaN counts as tripped): H2 pre-alarm → ventilation 100 %; H2 trip → electrolyser and
 fuel cell tripped; tank pressure high → production stops; tank pressure low → fuel cell stops; stack temperature
 high → electrolyser trip; emergency stop → everything stops. Every trip latches (`trips_latched`) until `reset`
-is written and its cause has cleared; start commands are refused meanwhile.
+is written and its cause has cleared (the watchdog latch stays while the heartbeat is still overdue); start
+commands are refused meanwhile.
+
+## Modbus conformance
+
+| request | answer |
+|---|---|
+| FC 03 / 04 inside a read block (table below) | the registers; unused (reserved) registers inside a block read 0 |
+| FC 03 / 04 touching an address outside every block | exception 02 (illegal data address) |
+| FC 06 | echo of the request (also for self-clearing registers such as `reset`, which read back 0) |
+| FC 16 | all-or-nothing: if any value is refused, none is applied |
+| write out of range, wrong type, or refused by the PLC state (trip latched, mode) | exception 03 (illegal data value) |
+| write covering part of a multi-register signal, a reserved register or a read-only table | exception 02 |
+| any other function code (01, 02, 05, 0F, 16 mask write, 17 read/write, 2B ...) | exception 01 (illegal function), nothing read or written |
+| malformed request of a supported function code | exception 03 |
+| unit id other than 1 and 2 | exception 0B (gateway target failed to respond) |
+| while a `comm_loss` fault covers Modbus | exception 0B |
+
+Modbus TCP has no authentication or encryption: whoever reaches the port can write setpoints. The PLC binds to
+127.0.0.1 unless `bind_host` says otherwise; on a real plant network the protection is segmentation (IEC 62443
+zones and conduits: the PLC in its own zone, only the controller's host allowed through the conduit).
 """
 
 
@@ -66,9 +93,21 @@ def _row(s: Signal) -> str:
     if enum:
         desc += f" Values: {enum}."
     dtype = f"{s.dtype}[{s.count}]" if s.dtype == "list16" else s.dtype
-    cells = [s.name, s.table, str(s.address), dtype, f"{s.scale:g}", s.unit, _lim(s.min), _lim(s.max), s.access,
+    cells = [s.name, s.table, str(s.address), dtype, f"{s.scale:g}", s.unit, _lim(s.min), _lim(s.max),
+             s.access + (f" ({s.write_role})" if s.writable and s.write_role != "operator" else ""),
              s.opcua, s.source, desc.replace("|", "\\|")]
     return "| " + " | ".join(cells) + " |"
+
+
+def _ranges(addrs: list[int]) -> str:
+    """``[1, 2, 3, 7]`` → ``1-3, 7``."""
+    runs: list[tuple[int, int]] = []
+    for a in addrs:
+        if runs and runs[-1][1] == a - 1:
+            runs[-1] = (runs[-1][0], a)
+        else:
+            runs.append((a, a))
+    return ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
 
 
 def render_markdown(rmap: RegisterMap) -> str:
@@ -83,6 +122,14 @@ def render_markdown(rmap: RegisterMap) -> str:
         for table in ("input", "holding"):
             for s in rmap.table_signals(name, table):
                 out.append(_row(s))
+    out.append("\n## Read blocks (one request each; unused registers inside read 0)\n")
+    out.append("| unit | table | first address | registers | unused addresses inside |")
+    out.append("|---|---|---|---|---|")
+    for b in rmap.blocks():
+        used = {a for n in b.signals for a in range(rmap[n].address, rmap[n].end)}
+        free = [a for a in range(b.start, b.start + b.count) if a not in used]
+        out.append(f"| {rmap.devices[b.device].unit_id} ({b.device}) | {b.table} | {b.start} | {b.count} | "
+                   f"{_ranges(free) or '-'} |")
     out.append("\n## Error and warning codes (electrolyser lists 768 / 832, h2q codes)\n")
     out.append("| code | list | meaning |")
     out.append("|---|---|---|")

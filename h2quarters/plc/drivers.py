@@ -18,6 +18,7 @@ import abc
 import asyncio
 import enum
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,9 +337,16 @@ class OpcUaDriver(PlantDriver):
         now = time.time()
         out: dict[str, Reading] = {}
         for sig, dv in zip(self.signals, dvs, strict=True):
-            if dv.StatusCode is not None and not dv.StatusCode.is_good():
-                q = Quality.BAD_COMM if dv.StatusCode.value == ua.StatusCodes.BadNoCommunication else \
-                    Quality.BAD_DEVICE
+            code = dv.StatusCode.value if dv.StatusCode is not None else ua.StatusCodes.Good
+            # the PLC marks NaN Bad and out-of-range Uncertain; judge them as the Modbus driver does
+            if code == ua.StatusCodes.BadNoData and sig.nan_ok:
+                out[sig.name] = Reading(math.nan, Quality.GOOD, now)
+                continue
+            if code == ua.StatusCodes.BadSensorFailure:
+                out[sig.name] = Reading(None, Quality.BAD_RANGE, now)
+                continue
+            if code != ua.StatusCodes.UncertainEngineeringUnitsExceeded and not ua.StatusCode(code).is_good():
+                q = Quality.BAD_COMM if code == ua.StatusCodes.BadNoCommunication else Quality.BAD_DEVICE
                 out[sig.name] = Reading(None, q, now)
                 continue
             v = dv.Value.Value if dv.Value is not None else None

@@ -1,8 +1,9 @@
 """OPC UA face of the virtual PLC (asyncua server).
 
 Address space (namespace ``urn:h2quarters:plc``): ``Objects/Plant/<Device>/...`` with one variable per signal of
-the register map (string NodeIds ``Plant.Electrolyser.StackCurrent`` etc.), each with ``EngineeringUnits``
-(UNECE codes) and ``EURange`` properties where the map gives a unit and finite limits. Methods: ``Electrolyser``
+the register map (string NodeIds ``Plant.Electrolyser.StackCurrent`` etc.): AnalogItemType with ``EngineeringUnits``
+(UNECE codes) and ``EURange`` where the map gives a unit and finite limits, enumerations as MultiState(Value)
+DiscreteType with their names. Roles (viewer/operator/instructor/admin) are checked on every write and call. Methods: ``Electrolyser``
 and ``FuelCell`` ``Start``/``Stop``, ``Safety`` ``ResetTrips``/``PressEmergencyStop``, ``Faults`` ``Inject``/``Clear``/
 ``List``. MTP service variables (``Service/StateCur``, ``CommandOp``, ``CommandEn``) and NE 107 ``Health`` come
 from the map as well.
@@ -20,18 +21,21 @@ import asyncio
 import json
 import logging
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 
+from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
 from h2quarters.plc.plant import PlantState
 from h2quarters.plc.registers import Signal, WriteRefused
 from h2quarters.plc.security import (
     PasswordUserManager,
     ensure_server_certificate,
     load_users,
+    role_rank,
 )
 from h2quarters.plc.settings import PlcSettings, is_loopback
 
@@ -49,6 +53,9 @@ _VTYPE = {
     "int16": ua.VariantType.Int16, "uint32": ua.VariantType.UInt32, "int32": ua.VariantType.Int32,
     "float32": ua.VariantType.Float, "ascii4": ua.VariantType.String, "list16": ua.VariantType.UInt16,
 }
+
+
+_BITMASKS = {"trips_latched"}  # enum column lists bit values, not states
 
 
 def node_id(name: str, idx: int) -> ua.NodeId:
@@ -111,18 +118,25 @@ class OpcUaPlcServer:
         self.server: Server | None = None
         self.idx = 0
         self._by_nodeid: dict[ua.NodeId, Signal] = {}
+        self._methods: dict[ua.NodeId, tuple[str, list[ua.VariantType]]] = {}
         self._last_sent: dict[ua.NodeId, Any] = {}
         self._publish_pending = False
         self.endpoint = ""
 
     async def start(self) -> None:
         """Build the address space and start listening."""
+        # asyncua logs every node it creates and every request at INFO (≈1000 lines at start, ≈400 B/s per client)
+        for name in ("asyncua", "pymodbus"):
+            lg = logging.getLogger(name)
+            if lg.level == logging.NOTSET:
+                lg.setLevel(logging.WARNING)
         sec = self.settings.security
         host = self.settings.bind_host
+        self._users: PasswordUserManager | None = None
         if sec.mode == "development":
             if not is_loopback(host):
                 raise ValueError(f"development mode (no security) only on loopback, not on {host!r}")
-            server = Server()
+            server: Server = HardenedServer()
         else:
             if sec.users_file is None or not Path(sec.users_file).expanduser().exists():
                 raise ValueError("production mode needs security.users_file with at least one user "
@@ -130,7 +144,8 @@ class OpcUaPlcServer:
             users = load_users(Path(sec.users_file).expanduser())
             if not users:
                 raise ValueError(f"users file {sec.users_file} has no users")
-            server = Server(user_manager=PasswordUserManager(users))
+            self._users = PasswordUserManager(users)
+            server = HardenedServer(user_manager=self._users)
         await server.init()
         self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
         server.set_endpoint(self.endpoint)
@@ -145,9 +160,12 @@ class OpcUaPlcServer:
             await server.load_private_key(str(key))
             server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
             server.set_identity_tokens([ua.UserNameIdentityToken])
+            trust_dir = Path(sec.trust_dir or Path(sec.cert_dir) / "trusted").expanduser()
+            server.set_certificate_validator(make_trust_validator(trust_dir, sec.trusted_certs))
         self.idx = await server.register_namespace(NAMESPACE_URI)
         await self._build(server)
         self._guard_writes(server)
+        self._guard_calls(server)
         await server.start()
         self.server = server  # set only once listening, so stop() never stops a server that did not start
         self.plant.listeners.append(self._on_plant_write)
@@ -195,10 +213,12 @@ class OpcUaPlcServer:
                 await var.add_property(node_id(sig.node_id + ".EngineeringUnits", idx), "EngineeringUnits",
                                        eu_information(sig.unit))
             lo, hi = sig.limits() if sig.dtype not in ("ascii4", "list16") else (math.nan, math.nan)
-            if math.isfinite(lo) and math.isfinite(hi) and sig.dtype in ("float32", "uint16", "int16", "uint32",
-                                                                          "int32"):
+            has_range = math.isfinite(lo) and math.isfinite(hi) and not sig.enum and sig.dtype in (
+                "float32", "uint16", "int16", "uint32", "int32")
+            if has_range:
                 await var.add_property(node_id(sig.node_id + ".EURange", idx), "EURange",
                                        ua.Range(Low=lo, High=hi))
+            await self._type_and_enum(var, sig, idx, has_range)
             self._by_nodeid[nodeid] = sig
             server.iserver.set_attribute_value_callback(nodeid, self._value_callback)
 
@@ -266,14 +286,42 @@ class OpcUaPlcServer:
                                ("FuelCell", "Start", fc_start), ("FuelCell", "Stop", fc_stop),
                                ("Safety", "ResetTrips", reset), ("Safety", "PressEmergencyStop", estop)):
             node = await folder(path)
-            await node.add_method(node_id(f"Plant.{path}.{name}", idx), ua.QualifiedName(name, idx), fn, [], [])
+            mid = node_id(f"Plant.{path}.{name}", idx)
+            await node.add_method(mid, ua.QualifiedName(name, idx), fn, [], [])
+            self._methods[mid] = ("operator", [])
         faults = await folder("Faults")
-        await faults.add_method(node_id("Plant.Faults.Inject", idx), ua.QualifiedName("Inject", idx), inject,
-                                [S, S, D, B], [U])
-        await faults.add_method(node_id("Plant.Faults.Clear", idx), ua.QualifiedName("Clear", idx), clear,
-                                [U], [U])
-        await faults.add_method(node_id("Plant.Faults.List", idx), ua.QualifiedName("List", idx), list_faults,
-                                [B], [S])
+        for name, fn, args, out, role in (("Inject", inject, [S, S, D, B], [U], "instructor"),
+                                          ("Clear", clear, [U], [U], "instructor"),
+                                          ("List", list_faults, [B], [S], "instructor")):
+            mid = node_id(f"Plant.Faults.{name}", idx)
+            await faults.add_method(mid, ua.QualifiedName(name, idx), fn, args, out)
+            self._methods[mid] = (role, args)
+
+    async def _type_and_enum(self, var: Any, sig: Signal, idx: int, has_range: bool) -> None:
+        """OPC UA Part 8 variable types: AnalogItemType (measured/set quantities with EURange; BaseAnalogType
+        without a finite range), MultiStateDiscreteType with EnumStrings for 0..n-1 enumerations,
+        MultiStateValueDiscreteType with EnumValues for other codes (MTP states, NE 107 ...), TwoStateDiscrete
+        for booleans is left out (no true/false texts in the map)."""
+        new_type: int | None = None
+        if sig.unit and sig.dtype not in ("ascii4", "list16", "bool") and not sig.enum:
+            new_type = ua.ObjectIds.AnalogItemType if has_range else ua.ObjectIds.BaseAnalogType
+        elif sig.enum and sig.name not in _BITMASKS:
+            keys = sorted(sig.enum)
+            if keys == list(range(len(keys))):
+                new_type = ua.ObjectIds.MultiStateDiscreteType
+                await var.add_property(node_id(sig.node_id + ".EnumStrings", idx), "EnumStrings",
+                                       ua.Variant([ua.LocalizedText(sig.enum[k]) for k in keys],
+                                                  ua.VariantType.LocalizedText))
+            else:
+                new_type = ua.ObjectIds.MultiStateValueDiscreteType
+                values = [ua.EnumValueType(Value=int(k), DisplayName=ua.LocalizedText(sig.enum[k]),
+                                           Description=ua.LocalizedText(sig.enum[k])) for k in keys]
+                await var.add_property(node_id(sig.node_id + ".EnumValues", idx), "EnumValues",
+                                       ua.Variant(values, ua.VariantType.ExtensionObject))
+        if new_type is not None:
+            await var.delete_reference(ua.NodeId(ua.ObjectIds.BaseDataVariableType), ua.ObjectIds.HasTypeDefinition,
+                                       bidirectional=False)
+            await var.add_reference(ua.NodeId(new_type), ua.ObjectIds.HasTypeDefinition, bidirectional=False)
 
     def _value_callback(self, nodeid: ua.NodeId, attr: ua.AttributeIds) -> ua.DataValue:
         sig = self._by_nodeid[nodeid]
@@ -282,9 +330,19 @@ class OpcUaPlcServer:
         return self._data_value(sig)
 
     def _data_value(self, sig: Signal) -> ua.DataValue:
+        now = datetime.now(UTC)
         if self.plant.faults.comm_lost("opcua"):
-            return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNoCommunication))
-        return ua.DataValue(_variant(sig, self.plant.read(sig.name)))
+            return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNoCommunication), ServerTimestamp=now)
+        value = self.plant.read(sig.name)
+        code = ua.StatusCodes.Good
+        if sig.dtype not in ("ascii4", "list16") and not isinstance(value, bool):
+            x = float(value)
+            if math.isnan(x):  # NaN is "no value": Bad, never a Good reading
+                code = ua.StatusCodes.BadNoData if sig.nan_ok else ua.StatusCodes.BadSensorFailure
+            elif not sig.in_range(x):
+                code = ua.StatusCodes.UncertainEngineeringUnitsExceeded
+        # the plant is sampled now: source and server timestamps are the same instant
+        return ua.DataValue(_variant(sig, value), StatusCode=status(code), SourceTimestamp=now, ServerTimestamp=now)
 
     async def publish_changes(self) -> int:
         """Send data-change notifications for monitored plant nodes whose value/status changed; return count."""
@@ -321,18 +379,74 @@ class OpcUaPlcServer:
 
         async def guarded(params: ua.WriteParameters, user: User | None = None) -> list[ua.StatusCode]:
             user = user if user is not None else User(role=UserRole.Admin)  # asyncua's own default
+            rank = role_rank(self.request_role())
             results: list[ua.StatusCode] = []
             for wv in params.NodesToWrite:
                 sig = self._by_nodeid.get(wv.NodeId)
                 if sig is None or wv.AttributeId != ua.AttributeIds.Value:
+                    if rank < role_rank("admin"):  # anything but plant values is configuration
+                        results.append(status(ua.StatusCodes.BadUserAccessDenied))
+                        continue
                     sub = ua.WriteParameters(NodesToWrite=[wv])
                     results.extend(await original(sub, user=user))
+                    continue
+                if sig.writable and rank < role_rank(sig.write_role):
+                    results.append(status(ua.StatusCodes.BadUserAccessDenied))
                     continue
                 results.append(status(self._write_one(sig, wv.Value.Value)))
             return results
 
         service.write = guarded  # type: ignore[method-assign]
         _ = plant
+
+    def request_role(self) -> str | None:
+        """Role of the client whose request is being served (admin for the server's own calls and in
+        development mode, where the server listens on loopback only and has no users)."""
+        user = CURRENT_USER.get()
+        if user is None or self._users is None:
+            return "admin"
+        return self._users.role(user.name)
+
+    def _guard_calls(self, server: Server) -> None:
+        """Role and argument checks before plant methods run (asyncua's method service sees no user)."""
+        service = server.iserver.method_service
+        original = service.call
+
+        async def guarded(methods: list[ua.CallMethodRequest]) -> list[ua.CallMethodResult]:
+            rank = role_rank(self.request_role())
+            out: list[ua.CallMethodResult] = []
+            for m in methods:
+                spec = self._methods.get(m.MethodId)
+                code = None
+                if spec is not None:
+                    role, types = spec
+                    args = m.InputArguments or []
+                    if rank < role_rank(role):
+                        code = ua.StatusCodes.BadUserAccessDenied
+                    elif len(args) < len(types):
+                        code = ua.StatusCodes.BadArgumentsMissing
+                    elif len(args) > len(types):
+                        code = ua.StatusCodes.BadTooManyArguments
+                    else:
+                        bad = [a.VariantType != t for a, t in zip(args, types, strict=True)]
+                        if any(bad):
+                            res = ua.CallMethodResult()
+                            res.StatusCode = status(ua.StatusCodes.BadInvalidArgument)
+                            res.InputArgumentResults = [status(ua.StatusCodes.BadTypeMismatch if b else
+                                                               ua.StatusCodes.Good) for b in bad]
+                            out.append(res)
+                            continue
+                elif rank < role_rank("admin"):
+                    code = ua.StatusCodes.BadUserAccessDenied  # server methods (not plant) are configuration
+                if code is not None:
+                    res = ua.CallMethodResult()
+                    res.StatusCode = status(code)
+                    out.append(res)
+                    continue
+                out.extend(await original([m]))
+            return out
+
+        service.call = guarded  # type: ignore[method-assign]
 
     def _write_one(self, sig: Signal, variant: ua.Variant | None) -> int:
         plant = self.plant

@@ -7,14 +7,17 @@ controller:
 - heartbeat watchdog: the controller writes a changing value to ``heartbeat``; if it does not change within
   ``watchdog_timeout_ms`` (wall clock) the PLC stops electrolyser and fuel cell, zeroes the battery, switches to
   operating mode *safe*, raises ``watchdog_alarm`` and counts ``fallback_count`` (cf. Beckhoff bus-coupler watchdog;
-  armed by the first heartbeat);
+  armed from the start, so a plant nobody supervises falls back too, after a start-up monitoring time
+  ``watchdog_startup_ms`` until the first heartbeat; the timeout can only be set inside
+  ``[watchdog_min_ms, watchdog_max_ms]`` of the PLC settings);
 - Enapter-style electrolyser heartbeat (holding 4600): any request to the electrolyser counts; on expiry production
   stops and error 0x4801 is listed;
 - interlocks on the PLC's own sensor readings (so a stuck sensor defeats them, as in a real plant; a reading
   outside its range or NaN counts as tripped, fail-safe): H2 detector pre-alarm (ventilation to 100 %) and trip
   (electrolyser and fuel cell tripped, ventilation 100 %), tank pressure high (production stops), tank pressure
   low (fuel cell stops), stack temperature high (electrolyser trip), emergency stop (everything stops). Every
-  interlock latches until ``reset`` is written and its cause has cleared; start commands are refused meanwhile.
+  interlock latches until ``reset`` is written and its cause has cleared (a reset while the cause is still
+  present, including an overdue heartbeat, leaves the latch set); start commands are refused meanwhile.
 
 A mechanical relief valve (not a PLC function) vents the tank above 1.1 × p_max so the physics stays defined when
 a hidden sensor fault defeats the high-pressure interlock.
@@ -177,13 +180,16 @@ class PlantState:
 
         self.t_s = 0.0
         self.m_tank_kg = self.tank.m_init_kg
+        self.m_ref_kg = self.m_tank_kg  # tank content when the meters started (balance reference)
         self.c_h2_vol = 0.0
         # Accumulators (kWh / kg) for meters and balance checks; vented and leaked H2 are not metered.
         self.acc: dict[str, float] = {k: 0.0 for k in (
             "pv_kwh", "load_kwh", "el_kwh", "comp_kwh", "fc_kwh", "batt_kwh", "import_kwh", "export_kwh",
             "h2_prod_kg", "h2_fc_kg", "h2_leak_kg", "h2_vent_kg")}
         self.trips = 0
-        self.watchdog_armed = False
+        # armed from the start: a plant nobody supervises falls back after watchdog_timeout_ms
+        self.watchdog_armed = True
+        self.heartbeat_seen = False
         self.last_heartbeat_wall = clock()
         self.el_last_request_wall = clock()
         self.el_heartbeat_error = False
@@ -196,7 +202,8 @@ class PlantState:
 
         self.hold: dict[str, Any] = {s.name: 0 for s in self.rmap.signals if s.table == "holding"}
         self.hold.update({
-            "el_start": False, "el_reboot": False, "el_maintenance": False, "el_production_rate_pct": 0.0,
+            "el_start": False, "el_reboot": False, "el_maintenance": False, "el_flushing": False,
+            "el_production_rate_pct": 0.0,
             "watchdog_timeout_ms": settings.watchdog_timeout_ms, "operating_mode": MODE_MANUAL,
             "fc_start": False, "fc_setpoint_kw": 0.0, "ventilation_setpoint_pct": settings.room.ventilation_default_pct,
             "battery_setpoint_kw": 0.0, "estop": False, "reset": False,
@@ -253,6 +260,58 @@ class PlantState:
     def validate(self, name: str, value: Any) -> None:
         """Check a write without applying it (map limits only)."""
         self.rmap[name].check_value(value)
+
+    def write_many(self, items: list[tuple[str, Any]], source: str = "api") -> None:
+        """Write several setpoints all-or-nothing (a Modbus FC 16 request).
+
+        Every value is checked against the map first; then they are applied in order, and if the PLC refuses
+        one (state checks, e.g. a latched trip), the control state is restored to what it was before the first.
+
+        Raises
+        ------
+        WriteRefused
+            As :meth:`write`; nothing is changed then.
+        """
+        for name, value in items:
+            try:
+                self.rmap[name].check_value(value)
+            except KeyError as exc:
+                raise WriteRefused(name, value, str(exc)) from None
+        if len(items) == 1:
+            self.write(*items[0], source=source)
+            return
+        snap = self._control_snapshot()
+        listeners, self.listeners = self.listeners, []  # notify once, after all
+        try:
+            for name, value in items:
+                self.write(name, value, source=source)
+        except WriteRefused:
+            self._control_restore(snap)
+            raise
+        finally:
+            self.listeners = listeners
+        self._notify()
+
+    _CONTROL_ATTRS = ("trips", "watchdog_armed", "heartbeat_seen", "last_heartbeat_wall", "el_last_request_wall", "el_heartbeat_error",
+                      "config_open", "config_source_modbus", "config_last_result", "fallback_count")
+    _EL_ATTRS = ("state", "p_stack_kw", "time_in_state_s")
+
+    def _control_snapshot(self) -> dict[str, Any]:
+        return {"hold": dict(self.hold), "staged": dict(self.config_staged), "last": dict(self._last),
+                "wd_alarm": self.meas.get("watchdog_alarm"),
+                **{a: getattr(self, a) for a in self._CONTROL_ATTRS},
+                **{"el." + a: getattr(self.el, a) for a in self._EL_ATTRS}}
+
+    def _control_restore(self, snap: dict[str, Any]) -> None:
+        self.hold = dict(snap["hold"])
+        self.config_staged = dict(snap["staged"])
+        self._last = dict(snap["last"])
+        self.meas["watchdog_alarm"] = snap["wd_alarm"]
+        for a in self._CONTROL_ATTRS:
+            setattr(self, a, snap[a])
+        for a in self._EL_ATTRS:
+            setattr(self.el, a, snap["el." + a])
+        self._derive()
 
     def _notify(self) -> None:
         for cb in list(self.listeners):
@@ -348,8 +407,16 @@ class PlantState:
             self._safe_setpoints()
         self.hold["operating_mode"] = v
 
+    def _w_watchdog_timeout_ms(self, v: int, source: str) -> None:
+        lo, hi = self.settings.watchdog_min_ms, self.settings.watchdog_max_ms
+        if not lo <= v <= hi:
+            raise WriteRefused("watchdog_timeout_ms", v, f"allowed range is [{lo}, {hi}] ms "
+                                                         "(PlcSettings.watchdog_min_ms/watchdog_max_ms)")
+        self.hold["watchdog_timeout_ms"] = v
+
     def _w_heartbeat(self, v: int, source: str) -> None:
         if v != self.hold["heartbeat"] or not self.watchdog_armed:
+            self.heartbeat_seen = True
             self.last_heartbeat_wall = self.clock()
             self.watchdog_armed = True
             self.meas["watchdog_alarm"] = False
@@ -362,7 +429,8 @@ class PlantState:
 
     def _w_reset(self, v: bool, source: str) -> None:
         if v:
-            self.trips = 0
+            # a latch clears only once its cause has cleared: the watchdog's cause is an overdue heartbeat
+            self.trips = WATCHDOG if self.meas.get("watchdog_alarm") else 0
             self.el_heartbeat_error = False
             self._evaluate_interlocks()  # causes still present latch again at once
         self.hold["reset"] = False
@@ -375,7 +443,10 @@ class PlantState:
     def check_watchdogs(self) -> None:
         """Apply the heartbeat watchdog and the electrolyser heartbeat timeout (wall clock)."""
         now = self.clock()
-        if self.watchdog_armed and (now - self.last_heartbeat_wall) * 1000.0 > self.hold["watchdog_timeout_ms"]:
+        timeout_ms = self.hold["watchdog_timeout_ms"]
+        if not self.heartbeat_seen:  # start-up monitoring time until the first heartbeat
+            timeout_ms = max(timeout_ms, self.settings.watchdog_startup_ms)
+        if self.watchdog_armed and (now - self.last_heartbeat_wall) * 1000.0 > timeout_ms:
             self.watchdog_armed = False
             self._safe_setpoints()
             self.hold["operating_mode"] = MODE_SAFE
@@ -405,7 +476,7 @@ class PlantState:
         self.el.extra_u_deg_v = self.faults.extra_cell_voltage_v()
         self.el.cooling_failed = self.faults.cooling_failed()
         el_on = bool(h["el_start"]) and mode_ok and not (self.trips & BLOCKS_ELECTROLYSER) \
-            and not h["el_maintenance"] and not self.el_heartbeat_error
+            and not h["el_maintenance"] and not h["el_flushing"] and not self.el_heartbeat_error
         p_req = h["el_production_rate_pct"] / 100.0 * self.el.model.p_rated_kw if el_on else 0.0
         es = self.el.step(p_req, dt_s, standby_allowed=el_on)
         m_prod = es.m_h2_kg
@@ -543,6 +614,11 @@ class PlantState:
             m["el_state"] = 0
         else:
             m["el_state"] = {S.OFF: 2, S.STANDBY: 4, S.STARTING: 3, S.PRODUCING: 3}[st]
+        # Enapter digital inputs 7000-7009: only PSH102 is modelled (below, from the tank pressure reading)
+        for name in ("el_lsl_electrolyte", "el_lsh_electrolyte", "el_lsll_electrolyte", "el_lshh_electrolyte",
+                     "el_lsl_water", "el_lsh_water", "el_tsh108_electronics_hot", "el_wps104_water_present",
+                     "el_di_spare"):
+            m[name] = False
         m["el_config_in_progress"] = self.config_open
         m["el_config_source_modbus"] = self.config_open and self.config_source_modbus
         m["el_config_last_result"] = self.config_last_result
@@ -579,6 +655,8 @@ class PlantState:
         m["compressor_energy_kwh"] = a["comp_kwh"]
         m["tank_mass_kg"] = self.m_tank_kg
         m["tank_pressure_bar"] = float(self.tank.pressure_from_mass_bar(max(self.m_tank_kg, 0.0)))
+        p_read = self.faults.apply_sensor("tank_pressure_bar", m["tank_pressure_bar"], self.t_s)
+        m["el_psh102_pressure_high"] = not (float(p_read) < self.p_high_bar)  # NaN counts as high (fail-safe)
         m["h2_to_tank_kg"] = a["h2_prod_kg"]
         m["h2_from_tank_kg"] = a["h2_fc_kg"]
         m["storage_health"] = _worst([FAILURE if self.trips & (TANK_HIGH | TANK_LOW) else NORMAL,
@@ -633,12 +711,13 @@ class PlantState:
         """Closure of the energy and hydrogen balances since start (absolute residuals).
 
         ``energy_residual_kwh = import - export - (load + electrolyser + compressor + battery - pv - fuel cell)``;
-        ``h2_residual_kg = (m_tank - m_init) - (produced - fuel cell - leaked - vented)``.
+        ``h2_residual_kg = (m_tank - m_ref) - (produced - fuel cell - leaked - vented)``, ``m_ref`` the tank content
+        when the meters started (kept across restarts with the meters).
         """
         a = self.acc
         e_res = (a["import_kwh"] - a["export_kwh"]) - (a["load_kwh"] + a["el_kwh"] + a["comp_kwh"] + a["batt_kwh"]
                                                        - a["pv_kwh"] - a["fc_kwh"])
-        h_res = (self.m_tank_kg - self.tank.m_init_kg) - (a["h2_prod_kg"] - a["h2_fc_kg"] - a["h2_leak_kg"]
+        h_res = (self.m_tank_kg - self.m_ref_kg) - (a["h2_prod_kg"] - a["h2_fc_kg"] - a["h2_leak_kg"]
                                                           - a["h2_vent_kg"])
         return {"energy_residual_kwh": e_res, "h2_residual_kg": h_res, **a}
 

@@ -84,6 +84,7 @@ class Signal(BaseModel):
     enum: dict[int, str] | None = None
     opcua: str
     source: Literal["enapter", "enapter-3rd", "h2q"]
+    write_role: Literal["operator", "instructor", "admin"] = "operator"
     description: str
 
     @model_validator(mode="after")

@@ -43,23 +43,36 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(dk.hex(), hash_hex)
 
 
+ROLES = ("viewer", "operator", "instructor", "admin")
+"""OPC UA roles, each including the rights of the ones before it: viewer reads; operator writes setpoints and
+starts/stops; instructor injects and clears faults; admin changes configuration (Enapter configuration
+transaction, reboot, maintenance, non-plant nodes)."""
+
+_DUMMY_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32
+
+
+def role_rank(role: str | None) -> int:
+    """Position of a role in :data:`ROLES` (-1 for none/unknown)."""
+    return ROLES.index(role) if role in ROLES else -1
+
+
 def load_users(path: Path) -> dict[str, dict[str, str]]:
-    """Users file: ``{users: {name: {password: <scrypt hash>, role: admin|operator}}}``."""
+    """Users file: ``{users: {name: {password: <scrypt hash>, role: viewer|operator|instructor|admin}}}``."""
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
     users = data.get("users") or {}
     for name, entry in users.items():
         if not isinstance(entry, dict) or "password" not in entry:
             raise ValueError(f"users file {path}: user {name!r} needs a 'password' hash")
-        if entry.get("role", "operator") not in ("admin", "operator"):
-            raise ValueError(f"users file {path}: user {name!r} role {entry.get('role')!r}; allowed admin, operator")
+        if entry.get("role", "operator") not in ROLES:
+            raise ValueError(f"users file {path}: user {name!r} role {entry.get('role')!r}; allowed {', '.join(ROLES)}")
     return users
 
 
 def add_user(path: Path, name: str, password: str, role: str = "operator") -> None:
     """Add or replace a user in the users file (created with mode 0600)."""
-    if role not in ("admin", "operator"):
-        raise ValueError(f"role {role!r} unknown; allowed: admin, operator")
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} unknown; allowed: {', '.join(ROLES)}")
     users = load_users(path) if path.exists() else {}
     users[name] = {"password": hash_password(password), "role": role}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +91,16 @@ class PasswordUserManager(UserManager):
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
         entry = self._users.get(username or "")
-        if entry is None or password is None or not verify_password(password, entry["password"]):
+        # an unknown user costs the same scrypt run as a known one (no user enumeration by timing)
+        ok = verify_password(password or "", entry["password"] if entry else _DUMMY_HASH)
+        if entry is None or password is None or not ok:
             return None
         return User(role=UserRole.Admin if entry.get("role") == "admin" else UserRole.User, name=username)
+
+    def role(self, username: str | None) -> str | None:
+        """Role of a user of the file (None if unknown)."""
+        entry = self._users.get(username or "")
+        return entry.get("role", "operator") if entry else None
 
 
 async def ensure_server_certificate(cert_dir: Path, application_uri: str) -> tuple[Path, Path]:

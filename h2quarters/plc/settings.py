@@ -53,19 +53,31 @@ class Room(Strict):
 class Security(Strict):
     """OPC UA security profile.
 
-    ``production``: only Basic256Sha256 Sign&Encrypt with user name/password (users from ``users_file``);
-    certificates are created in ``cert_dir`` on first start. ``development``: no security, anonymous, allowed
+    ``production``: only Basic256Sha256 Sign&Encrypt with user name/password (users from ``users_file``, roles
+    viewer/operator/instructor/admin); certificates are created in ``cert_dir`` on first start; client
+    certificates must be in the trust list: ``trust_dir`` (default ``cert_dir/trusted``, managed with
+    ``h2q plc trust``) or ``trusted_certs``. ``development``: no security, anonymous, allowed
     only when the server binds to a loopback address.
     """
 
     mode: Literal["production", "development"] = "production"
     cert_dir: Path = Path("~/.local/share/h2quarters/plc-pki")
     users_file: Path | None = None
+    trust_dir: Path | None = None
+    trusted_certs: list[Path] = []
     application_uri: str = "urn:h2quarters:virtual-plc"
 
 
 class PlcSettings(Strict):
-    """Virtual PLC settings."""
+    """Virtual PLC settings.
+
+    ``watchdog_timeout_ms`` is the heartbeat watchdog's timeout; the watchdog is armed at start, and until the
+    first heartbeat it allows ``max(watchdog_timeout_ms, watchdog_startup_ms)`` (a start-up monitoring time, as
+    fieldbus watchdogs have, so that a controller started after the PLC finds no fallback to acknowledge).
+    Clients may change the timeout over Modbus/OPC UA only inside ``[watchdog_min_ms, watchdog_max_ms]``. ``state_path``: JSON snapshot of the
+    plant's physical state, written atomically every ``state_every_s`` and at stop, restored at start
+    (``None``: not persisted, for libraries and tests).
+    """
 
     bind_host: str = "127.0.0.1"
     modbus_port: Port = 5020
@@ -73,11 +85,25 @@ class PlcSettings(Strict):
     speed: Annotated[float, Field(gt=0.0, le=100_000.0)] = 1.0
     tick_s: Annotated[float, Field(gt=0.0, le=10.0)] = 0.1
     watchdog_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5000
+    watchdog_min_ms: Annotated[int, Field(ge=100, le=600_000)] = 100
+    watchdog_max_ms: Annotated[int, Field(ge=100, le=600_000)] = 60_000
+    watchdog_startup_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
+    state_path: Path | None = None
+    state_every_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 5.0
     start: str | None = None
     seed: int = 0
     interlocks: Interlocks = Interlocks()
     room: Room = Room()
     security: Security = Security()
+
+    @model_validator(mode="after")
+    def _watchdog_bounds(self) -> PlcSettings:
+        if not self.watchdog_min_ms <= self.watchdog_timeout_ms <= self.watchdog_max_ms:
+            raise ValueError(
+                f"watchdog_timeout_ms = {self.watchdog_timeout_ms} outside [watchdog_min_ms, watchdog_max_ms] = "
+                f"[{self.watchdog_min_ms}, {self.watchdog_max_ms}]"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dev_only_on_loopback(self) -> PlcSettings:
@@ -87,6 +113,30 @@ class PlcSettings(Strict):
                 f"bind_host = {self.bind_host!r} is not a loopback address"
             )
         return self
+
+
+def local_opcua(settings: PlcSettings) -> PlcSettings | None:
+    """Settings to serve OPC UA beside Modbus for teachers' tools (``h2q plc fault ...``), or None.
+
+    With a users file the configured (production) profile is kept. Without one, OPC UA is served without
+    security only when the PLC binds to loopback, where Modbus already lets any local process write; on other
+    addresses it is not served at all. A taken OPC UA port is replaced by any free one.
+    """
+    sec = settings.security
+    if sec.mode == "production" and sec.users_file is None:
+        if not is_loopback(settings.bind_host):
+            return None
+        sec = sec.model_copy(update={"mode": "development"})
+    port = settings.opcua_port
+    if port:
+        import socket
+
+        with socket.socket() as s:
+            try:
+                s.bind((settings.bind_host, port))
+            except OSError:
+                port = 0
+    return settings.model_copy(update={"security": sec, "opcua_port": port})
 
 
 def is_loopback(host: str) -> bool:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from h2quarters.config.scenario import Scenario
+from h2quarters.plc import persistence
 from h2quarters.plc.modbus_server import make_modbus_server
 from h2quarters.plc.opcua_server import OpcUaPlcServer
 from h2quarters.plc.plant import PlantState, SiteProfile
@@ -34,6 +35,9 @@ class VirtualPlc:
         PV/load inputs (computed from the scenario when omitted).
     plant : PlantState, optional
         Serve an existing plant (e.g. to restart the servers over the same state).
+    fresh : bool
+        Ignore (and later overwrite) the saved plant state at ``settings.state_path``: start from the scenario's
+        initial state.
 
     Examples
     --------
@@ -42,9 +46,15 @@ class VirtualPlc:
     """
 
     def __init__(self, scenario: Scenario, settings: PlcSettings, profile: SiteProfile | None = None,
-                 plant: PlantState | None = None) -> None:
+                 plant: PlantState | None = None, fresh: bool = False) -> None:
         self.settings = settings
-        self.plant = plant or PlantState(scenario, settings, profile=profile)
+        self.restored = False
+        if plant is None:
+            plant = PlantState(scenario, settings, profile=profile)
+            if settings.state_path is not None and not fresh:
+                self.restored = persistence.load(plant, settings.state_path)
+        self.plant = plant
+        self._next_save = 0.0
         self.modbus: Any = None
         self.opcua: OpcUaPlcServer | None = None
         self.modbus_port = settings.modbus_port
@@ -73,8 +83,13 @@ class VirtualPlc:
             raise
         self._task = asyncio.create_task(self._run(), name="virtual-plc-loop")
 
+    def save_state(self) -> None:
+        """Write the plant's physical state to ``settings.state_path`` (atomic; no-op when it is None)."""
+        if self.settings.state_path is not None:
+            persistence.save(self.plant, self.settings.state_path)
+
     async def stop(self) -> None:
-        """Stop the loop and both servers."""
+        """Stop the loop and both servers (saving the plant state last written by the loop once more)."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -82,6 +97,10 @@ class VirtualPlc:
             except asyncio.CancelledError:
                 pass
             self._task = None
+            try:
+                self.save_state()
+            except OSError as exc:
+                log.error("plant state not saved: %s", exc)
         if self.modbus is not None:
             await self.modbus.shutdown()
             self.modbus = None
@@ -104,6 +123,12 @@ class VirtualPlc:
             except Exception:  # keep serving: a model error must not take the PLC (and its safety) down
                 log.exception("plant step failed; tripping the plant")
                 self.plant.write("estop", True, source="plc")
+            if self.settings.state_path is not None and now >= self._next_save:
+                self._next_save = now + s.state_every_s
+                try:
+                    self.save_state()
+                except OSError as exc:  # a full disk must not stop the PLC
+                    log.error("plant state not saved: %s", exc)
             if self.opcua is not None:
                 await self.opcua.publish_changes()
             self.steps += 1

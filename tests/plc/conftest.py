@@ -29,9 +29,13 @@ def profile(scenario: Scenario) -> SiteProfile:
 
 
 def dev_settings(**kw: object) -> PlcSettings:
-    """Loopback, free ports, development security, fast ticks."""
+    """Loopback, free ports, development security, fast ticks.
+
+    The watchdog is armed from the start; without a controller writing heartbeats the tests use the longest
+    allowed timeout (60 s) so that a slow test does not fall back midway (watchdog tests set their own).
+    """
     base: dict[str, object] = {"start": START, "modbus_port": 0, "opcua_port": 0, "tick_s": 0.05,
-                               "security": Security(mode="development")}
+                               "watchdog_timeout_ms": 60_000, "security": Security(mode="development")}
     base.update(kw)
     return PlcSettings(**base)
 

@@ -125,6 +125,11 @@ async def test_node_opcua_against_production_mode(tmp_path: Path, scenario, prof
     try:
         plain = await node_peer(base)
         assert plain["_rc"] == 2 and "securityMode = None" in plain["error"], plain
+        # production trusts only listed client certificates: trust node-opcua's (created by the first run)
+        trusted = tmp_path / "pki" / "trusted"
+        trusted.mkdir()
+        for pem in (tmp_path / "node-pki" / "own" / "certs").glob("*.pem"):
+            shutil.copy(pem, trusted / pem.name)
         anon = await node_peer(base | {"securityMode": "SignAndEncrypt"})
         assert anon["_rc"] == 2 and "ANONYMOUS" in anon["error"], anon
         wrong = await node_peer(base | {"securityMode": "SignAndEncrypt", "user": "engineer", "password": "nope-nope"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from h2quarters.plc.plant import (
     CMD_ABORT,
@@ -14,6 +15,7 @@ from h2quarters.plc.plant import (
     MTP_EXECUTE,
     MTP_IDLE,
     MTP_STARTING,
+    WATCHDOG,
     PlantState,
 )
 from h2quarters.plc.registers import WriteRefused
@@ -49,12 +51,19 @@ def test_enapter_heartbeat_timeout_needs_transaction_and_stops_production(clocke
     assert p.hold["el_heartbeat_timeout_s"] == 5 and p.read("el_config_last_result") == 0
     p.write("el_production_rate_pct", 100)
     p.write("el_start", True)
-    clock.t += 4.0
-    p.touch("electrolyser")  # any request counts
-    clock.t += 4.0
+    hb = iter(range(1, 100))
+
+    def wait(dt: float) -> None:  # feed the PLC watchdog (1 s); only the Enapter heartbeat is under test
+        for _ in range(int(round(dt / 0.5))):
+            clock.t += 0.5
+            p.write("heartbeat", next(hb))
+
+    wait(4.0)
+    p.touch("electrolyser")  # any request to the electrolyser counts
+    wait(4.0)
     p.check_watchdogs()
     assert p.hold["el_start"] is True
-    clock.t += 1.5
+    wait(1.5)
     p.check_watchdogs()
     assert p.hold["el_start"] is False and p.read("el_errors") == [ERR_HEARTBEAT]
     assert p.read("el_system_state") == 2 and p.read("el_health") == 1
@@ -62,20 +71,25 @@ def test_enapter_heartbeat_timeout_needs_transaction_and_stops_production(clocke
     assert p.read("el_errors") == [] and p.read("el_system_state") == 1
 
 
-def test_plc_watchdog_armed_by_first_heartbeat_and_counts_fallbacks(clocked) -> None:
+def test_plc_watchdog_armed_from_start_and_counts_fallbacks(clocked) -> None:
     p, clock = clocked
-    clock.t += 60.0
+    p.write("operating_mode", 2)
+    p.write("el_start", True)  # started without any heartbeat (e.g. over Modbus by hand)
+    clock.t += 29.9  # start-up monitoring time (30 s) until the first heartbeat
     p.check_watchdogs()
-    assert p.fallback_count == 0  # not armed before the first heartbeat
+    assert p.fallback_count == 0 and p.hold["el_start"] is True
+    clock.t += 0.2  # nobody ever wrote a heartbeat: the watchdog is armed from the start anyway
+    p.check_watchdogs()
+    assert p.hold["el_start"] is False and p.fallback_count == 1 and p.read("watchdog_alarm") and p.hold["operating_mode"] == 3
     for k in range(1, 4):
         p.write("heartbeat", k)
         clock.t += 0.9
         p.check_watchdogs()
-    assert p.fallback_count == 0
+    assert p.fallback_count == 1 and not p.read("watchdog_alarm")
     p.write("heartbeat", 3)  # same value again is no heartbeat
     clock.t += 0.2
     p.check_watchdogs()
-    assert p.fallback_count == 1 and p.read("watchdog_alarm") and p.hold["operating_mode"] == 3
+    assert p.fallback_count == 2 and p.read("watchdog_alarm") and p.hold["operating_mode"] == 3
     with pytest.raises(WriteRefused, match="watchdog alarm"):
         p.write("operating_mode", 2)
     with pytest.raises(WriteRefused, match="operating_mode is safe"):
@@ -85,7 +99,37 @@ def test_plc_watchdog_armed_by_first_heartbeat_and_counts_fallbacks(clocked) -> 
     p.write("el_start", True)
     clock.t += 1.1
     p.check_watchdogs()
-    assert p.fallback_count == 2 and p.hold["el_start"] is False
+    assert p.fallback_count == 3 and p.hold["el_start"] is False
+
+
+def test_watchdog_latch_clears_only_after_heartbeat_resumes(clocked) -> None:
+    p, clock = clocked
+    p.write("heartbeat", 1)
+    clock.t += 1.5
+    p.check_watchdogs()
+    assert p.read("trips_latched") & WATCHDOG
+    p.write("reset", True)  # cause (overdue heartbeat) still present: latch stays
+    assert p.read("trips_latched") & WATCHDOG and p.read("watchdog_alarm")
+    p.write("heartbeat", 7)
+    p.write("reset", True)
+    assert not p.read("trips_latched") & WATCHDOG and not p.read("watchdog_alarm")
+
+
+def test_watchdog_timeout_bounded_by_settings(clocked, scenario, profile) -> None:
+    p, _ = clocked
+    s = p.settings
+    assert (s.watchdog_min_ms, s.watchdog_max_ms) == (100, 60_000)
+    with pytest.raises(WriteRefused, match=r"watchdog_timeout_ms = 600000.*\[100, 60000\] ms"):
+        p.write("watchdog_timeout_ms", 600_000)  # inside the map's range, beyond the PLC's bound
+    assert p.hold["watchdog_timeout_ms"] == 1000
+    p.write("watchdog_timeout_ms", 60_000)
+    assert p.hold["watchdog_timeout_ms"] == 60_000
+    tight = PlantState(scenario, dev_settings(watchdog_timeout_ms=1000, watchdog_min_ms=500, watchdog_max_ms=2000),
+                       profile=profile)
+    with pytest.raises(WriteRefused, match=r"\[500, 2000\]"):
+        tight.write("watchdog_timeout_ms", 400)
+    with pytest.raises(ValidationError, match="watchdog_timeout_ms = 90000 outside"):
+        dev_settings(watchdog_timeout_ms=90_000)
 
 
 def test_mtp_service_state_machine(plant: PlantState) -> None:

@@ -34,7 +34,8 @@ async def test_production_refuses_anonymous_and_unencrypted(tmp_path: Path, scen
     users = tmp_path / "users.yaml"
     add_user(users, "engineer", "s3cret-pass", role="admin")
     settings = PlcSettings(start=START, opcua_port=0, security=Security(
-        mode="production", cert_dir=tmp_path / "pki", users_file=users))
+        mode="production", cert_dir=tmp_path / "pki", users_file=users,
+        trusted_certs=[tmp_path / "cli" / "client_cert.der"]))
     plant = PlantState(scenario, settings, profile=profile)
     with pytest.raises(ValueError, match="users_file"):
         await OpcUaPlcServer(plant, settings.model_copy(update={"security": Security(cert_dir=tmp_path)})).start()
@@ -50,9 +51,16 @@ async def test_production_refuses_anonymous_and_unencrypted(tmp_path: Path, scen
         tokens = {t.TokenType for e in endpoints for t in e.UserIdentityTokens}
         assert tokens == {ua.UserTokenType.UserName}
 
-        # 1) no security at all (None policy, anonymous)
-        with pytest.raises(ua.UaError, match="No matching endpoints"):
+        # 1) no security at all (None policy, anonymous): the server refuses the session on that channel
+        with pytest.raises(ua.UaError, match="No matching endpoints|BadSecurityPolicyRejected"):
             async with Client(server.endpoint, timeout=5):
+                pass
+        # 1b) a user name and password over the None channel never reach the user manager
+        plain = Client(server.endpoint, timeout=5)
+        plain.set_user("engineer")
+        plain.set_password("s3cret-pass")
+        with pytest.raises(ua.UaError, match="BadSecurityPolicyRejected"):
+            async with plain:
                 pass
         # 2) encrypted but anonymous
         anon = OpcUaDriver(server.endpoint, plant.rmap, secure=True, cert_dir=tmp_path / "cli", timeout_s=3.0)

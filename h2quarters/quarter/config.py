@@ -27,6 +27,7 @@ from h2quarters.config.scenario import (
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+YEAR_RANGE = (1990, 2100)  # calendar years the TRY weather and the BDEW profiles are laid on
 
 
 class Building(Strict):
@@ -203,9 +204,10 @@ class Quarter(Strict):
     baseline: Baseline = Baseline()
     dispatch: Dispatch = Dispatch()
     costs: QuarterCosts = QuarterCosts()
-    year: Annotated[int, Field(ge=1990, le=2100)] = 2025
+    year: Annotated[int, Field(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = 2025
     step: Literal["1h", "15min"] = "1h"
     base_dir: Path = Field(default=Path("."), exclude=True)
+    source_file: Path | None = Field(default=None, exclude=True)  # for YAML line numbers in later checks
 
     @model_validator(mode="after")
     def _roles(self) -> Quarter:
@@ -239,4 +241,5 @@ def load_quarter(path: str | Path) -> Quarter:
     file = p / "quarter.yaml" if p.is_dir() else p
     q = load_yaml_model(p, Quarter, default_file="quarter.yaml")
     q.base_dir = file.parent.resolve()
+    q.source_file = file.resolve()
     return q

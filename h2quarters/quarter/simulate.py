@@ -38,6 +38,7 @@ from h2quarters.models.weather import load_weather
 from h2quarters.opt.plant import PlantParams
 from h2quarters.opt.settings import OptSettings
 from h2quarters.quarter import grid as qgrid
+from h2quarters.quarter.checks import check_quarter
 from h2quarters.quarter.buildings import (
     BuildingProfiles,
     BuildingSpec,
@@ -161,6 +162,7 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     t_all = time.perf_counter()
     if not isinstance(q, Quarter):
         q = load_quarter(q)
+    check_quarter(q)  # grid code, buses, hydrogen site: seconds, before the dispatch's minutes
     overrides = dict(overrides or {})
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

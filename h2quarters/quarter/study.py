@@ -78,13 +78,29 @@ def variant_id(overrides: dict[str, float]) -> str:
     return "__".join(f"{k}={overrides[k]:g}" for k in sorted(overrides)) or "base"
 
 
+class StudyError(ValueError):
+    """A study could not run: bad input found on a worker, or the scheduler is unreachable."""
+
+
 def run_variant(quarter_path: str, overrides: dict[str, float], start: str | None, end: str | None,
-                dispatch: str | None, powerflow: bool = True) -> dict:
-    """Simulate one variant and return its KPIs (runs on a Dask worker)."""
+                dispatch: str | None, powerflow: bool = True, year: int | None = None) -> dict:
+    """Simulate one variant and return its KPIs (runs on a Dask worker).
+
+    A bad input found on the worker (``ValueError``, including configuration errors) comes back as
+    ``{"error": message}`` instead of an exception: configuration errors do not survive pickling, and the
+    client reports it as one line like any other input error.
+    """
+    from h2quarters.quarter.config import load_quarter
     from h2quarters.quarter.simulate import simulate_quarter
 
-    res = simulate_quarter(quarter_path, overrides=overrides, start=start, end=end, dispatch=dispatch,
-                           check_steps=0, powerflow=powerflow)
+    try:
+        q = load_quarter(quarter_path)
+        if year is not None:
+            q = q.model_copy(update={"year": year})
+        res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
+                               check_steps=0, powerflow=powerflow)
+    except ValueError as exc:
+        return {"error": str(exc), "worker_pid": os.getpid()}
     k = dict(res.kpis)
     k["worker_pid"] = os.getpid()
     return json.loads(json.dumps(k, default=_jsonable))
@@ -122,19 +138,20 @@ class StudyResult:
 
 
 def _settings_key(quarter_path: str, start: str | None, end: str | None, dispatch: str | None,
-                  powerflow: bool) -> str:
+                  powerflow: bool, year: int | None = None) -> str:
     q = Path(quarter_path)
     files = sorted(q.glob("*.yaml")) if q.is_dir() else [q]
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
-    h.update(repr((start, end, dispatch, powerflow)).encode())
+    h.update(repr((start, end, dispatch, powerflow) + ((year,) if year is not None else ())).encode())
     return h.hexdigest()[:16]
 
 
 def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str | Path,
               scheduler: str | None = None, n_workers: int = 2, start: str | None = None, end: str | None = None,
-              dispatch: str | None = None, powerflow: bool = True, progress: bool = True) -> StudyResult:
+              dispatch: str | None = None, powerflow: bool = True, progress: bool = True,
+              year: int | None = None, connect_timeout_s: float = 10.0) -> StudyResult:
     """Run every combination of ``vary`` on Dask and write the comparison.
 
     Parameters
@@ -157,6 +174,15 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
         Include the yearly power flows (grid KPIs).
     progress : bool
         Show a tqdm progress bar.
+    year : int, optional
+        Calendar year instead of the quarter file's.
+    connect_timeout_s : float
+        How long to wait for ``scheduler`` before giving up with :class:`StudyError`.
+
+    Raises
+    ------
+    StudyError
+        The scheduler is unreachable, or a variant failed on a worker with a bad input (message from there).
     """
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
@@ -165,7 +191,7 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
     out = Path(out)
     vdir = out / "variants"
     vdir.mkdir(parents=True, exist_ok=True)
-    key = _settings_key(quarter_path, start, end, dispatch, powerflow)
+    key = _settings_key(quarter_path, start, end, dispatch, powerflow, year)
     variants = expand(vary)
     done: dict[str, dict] = {}
     todo: list[dict[str, float]] = []
@@ -184,18 +210,27 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=f"{connect_timeout_s}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise StudyError(f"--scheduler {scheduler}: no Dask scheduler answered within {connect_timeout_s:g} s "
+                             f"({type(exc).__name__}); start one (dask scheduler) or leave --scheduler out for a "
+                             f"local cluster") from None
     else:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     address = client.scheduler.address
     try:
-        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, pure=False,
+        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, year, pure=False,
                                  key=f"quarter-variant-{variant_id(ov)}-{key}"): ov for ov in todo}
         bar = tqdm(total=len(variants), initial=n_resumed, desc="variants", unit="variant", disable=not progress)
         for fut in as_completed(futures):
             ov = futures[fut]
             k = fut.result()
+            if "error" in k:
+                for f in futures:
+                    f.cancel()
+                raise StudyError(f"variant {variant_id(ov)}: {k['error']}")
             rec = {"variant": variant_id(ov), "overrides": ov, "settings_key": key, "kpis": k}
             tmp = vdir / f".{variant_id(ov)}.json.tmp"
             tmp.write_text(json.dumps(rec, indent=1), encoding="utf-8")

@@ -86,8 +86,10 @@ def simulate_cmd(
         paths["report"] = render_report(res, out / "report.html")
     k = res.kpis
     typer.echo(json.dumps({key: k.get(key) for key in (
-        "h2_produced_kg", "h2_delivered_to_stz_kg", "h2system_self_sufficiency", "stz_share_met_by_h2",
-        "co2_avoided_kg_per_a", "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "stz_cost_eur_per_kwh",
+        "annualised", "annualise_note", "h2_produced_kg", "h2_delivered_to_stz_kg", "h2system_self_sufficiency",
+        "stz_share_met_by_h2", "bill_school_eur", "bill_stz_eur", "co2_baseline_kg", "co2_pv_hp_kg",
+        "co2_with_h2_kg", "co2_h2_increment_kg", "cost_h2_increment_eur", "lcoh_period_eur_per_kg",
+        "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "trailer_trips", "fc_h2_short_kg",
         "grid_v_min_pu", "grid_line_loading_max_pct", "grid_trafo_loading_max_pct", "grid_steps_with_violation")},
         indent=1))
     typer.echo(f"fast power flow vs runpp: max |dV| = {res.check.get('max_abs_dvm_pu')} p.u.; "
@@ -129,8 +131,8 @@ def study_cmd(
                         dispatch=dispatch, powerflow=powerflow, year=year, connect_timeout_s=connect_timeout)
     except ValueError as exc:
         _fail(exc)
-    cols = ["variant", "lcoh_eur_per_kg", "h2system_self_sufficiency", "co2_avoided_kg_per_a",
-            "grid_steps_with_violation", "pareto"]
+    cols = ["variant", "lcoh_period_eur_per_kg", "h2system_self_sufficiency", "co2_avoided_by_h2_kg",
+            "cost_h2_increment_eur", "grid_steps_with_violation", "pareto"]
     typer.echo(res.table[cols].to_string(index=False))
     typer.echo(f"{len(res.table)} variants ({res.n_run} run, {res.n_resumed} resumed) on {res.scheduler}; "
                f"table: {out / 'study_table.csv'}")
@@ -138,7 +140,9 @@ def study_cmd(
         from h2quarters.quarter.report import render_report
         from h2quarters.quarter.simulate import simulate_quarter
 
-        best = res.table[res.table.pareto].sort_values("lcoh_eur_per_kg").iloc[0]
+        if not res.table.annualised.all():
+            typer.echo("period shorter than a year: figures are for the period; annual figures are not given")
+        best = res.table[res.table.pareto].sort_values("lcoh_period_eur_per_kg").iloc[0]
         ov = {k: float(best[k]) for k in values}
         sim = simulate_quarter(q, overrides=ov, start=start, end=end, dispatch=dispatch)
         p = render_report(sim, out / "report.html", study_table=res.table)

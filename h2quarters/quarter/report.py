@@ -32,13 +32,23 @@ _KPI_ROWS: list[tuple[str, str, str]] = [
     ("stz_share_met_by_h2", "Share of STZ demand (electricity + heat) met by hydrogen", "pct"),
     ("stz_electricity_share_h2", "… of its electricity", "pct"),
     ("stz_heat_share_h2", "… of its heat", "pct"),
-    ("co2_avoided_kg_per_a", "CO2 avoided vs gas boiler + grid (kg/a, hydrogen system)", "f0"),
+    ("co2_baseline_kg", "CO2, baseline: grid electricity, STZ heat as documented (kg, period)", "f0"),
+    ("co2_pv_hp_kg", "CO2, PV + heat pump without hydrogen (kg, period)", "f0"),
+    ("co2_with_h2_kg", "CO2, with the hydrogen system (kg, period)", "f0"),
+    ("co2_h2_increment_kg", "CO2 increment of the hydrogen system itself (kg, period; < 0 = avoided)", "f0"),
+    ("co2_h2_increment_kg_per_a", "… per year (kg/a; only for a whole year)", "f0"),
+    ("cost_h2_increment_eur", "Cost increment of the hydrogen system (EUR, period, capital prorated)", "f0"),
+    ("bill_school_eur", "Electricity bill, school meter (EUR, period)", "f0"),
+    ("bill_stz_eur", "Energy bill, Stadtteilzentrum meter (EUR, period)", "f0"),
     ("co2_avoided_quarter_kg", "CO2 avoided, whole quarter incl. residential PV (kg, period)", "f0"),
-    ("lcoh_eur_per_kg", "LCOH at the school (EUR/kg)", "f2"),
-    ("lcoh_delivered_eur_per_kg", "LCOH delivered incl. supply chain (EUR/kg)", "f2"),
-    ("stz_cost_eur_per_kwh", "Cost of supplied energy at the STZ (EUR/kWh)", "f3"),
-    ("stz_baseline_cost_eur_per_kwh", "… baseline grid + gas boiler (EUR/kWh)", "f3"),
-    ("trailer_trips_per_a", "Trailer trips (1/a)", "f0"),
+    ("lcoh_period_eur_per_kg", "LCOH at the school, this period (EUR/kg, capital prorated)", "f2"),
+    ("lcoh_eur_per_kg", "LCOH at the school, annual (EUR/kg; only for a whole year)", "f2"),
+    ("lcoh_delivered_eur_per_kg", "LCOH delivered incl. supply chain (EUR/kg; whole year)", "f2"),
+    ("stz_cost_period_eur_per_kwh", "Cost of supplied energy at the STZ (EUR/kWh)", "f3"),
+    ("stz_baseline_cost_period_eur_per_kwh", "… baseline (EUR/kWh)", "f3"),
+    ("trailer_trips", "Trailer trips (period, incl. refilling the buffer at the end)", "d"),
+    ("trailer_trips_per_a", "Trailer trips (1/a; only for a whole year)", "f0"),
+    ("fc_h2_short_kg", "Fuel-cell hydrogen the bundle buffer could not give (kg)", "f2"),
     ("grid_v_min_pu", "Lowest LV voltage (p.u.)", "f4"),
     ("grid_v_max_pu", "Highest LV voltage (p.u.)", "f4"),
     ("grid_line_loading_max_pct", "Highest line loading (%)", "f1"),
@@ -248,29 +258,31 @@ def variants_figure(table: pd.DataFrame | None, kpis: dict | None = None) -> go.
 
     if table is not None and len(table):
         fig = go.Figure()
-        c = table.co2_avoided_kg_per_a.astype(float)
+        c = table.co2_avoided_by_h2_kg.astype(float)
         for flag, sym, name in ((False, "circle-open", "dominated"), (True, "star", "Pareto set")):
             t = table[table.pareto == flag]
             if not len(t):
                 continue
             fig.add_scatter(
-                x=t.lcoh_eur_per_kg, y=t.h2system_self_sufficiency * 100, mode="markers", name=name,
-                text=t.variant, marker={"symbol": sym, "size": 14 if flag else 11, "color": t.co2_avoided_kg_per_a,
+                x=t.lcoh_period_eur_per_kg, y=t.h2system_self_sufficiency * 100, mode="markers", name=name,
+                text=t.variant, marker={"symbol": sym, "size": 14 if flag else 11, "color": t.co2_avoided_by_h2_kg,
                                         "colorscale": "Viridis", "cmin": float(c.min()), "cmax": float(c.max()),
                                         "showscale": bool(flag), "line": {"width": 1.5},
-                                        "colorbar": {"title": "CO2 avoided kg/a", "x": 1.02}},
+                                        "colorbar": {"title": "CO2 avoided by H2 (kg)", "x": 1.02}},
                 hovertemplate="%{text}<br>LCOH %{x:.2f} EUR/kg<br>self-sufficiency %{y:.1f} %<extra></extra>")
-        fig.update_layout(title="Variants: LCOH vs self-sufficiency (colour: CO2 avoided; stars: Pareto set)",
+        fig.update_layout(title="Variants: LCOH vs self-sufficiency (colour: CO2 avoided by hydrogen; stars: Pareto)",
                           xaxis_title="LCOH (EUR/kg)", yaxis_title="self-sufficiency of the hydrogen system (%)",
                           height=520, legend={"orientation": "h", "y": -0.18})
         return fig
     k = kpis or {}
     fig = go.Figure()
-    fig.add_bar(x=["CO2 hydrogen system (kg)", "STZ energy cost (EUR/a)"],
-                y=[k.get("co2_baseline_h2system_kg"), k.get("stz_baseline_cost_eur_per_a")], name="baseline")
-    fig.add_bar(x=["CO2 hydrogen system (kg)", "STZ energy cost (EUR/a)"],
-                y=[k.get("co2_h2system_kg"), k.get("stz_cost_eur_per_a")], name="this variant")
-    fig.update_layout(title="This variant against the baseline (grid + gas boiler)", barmode="group", height=420)
+    x = ["CO2 (kg)", "cost (EUR)"]
+    for name, co2, cost in (("baseline", "co2_baseline_kg", "cost_baseline_eur"),
+                            ("PV + heat pump, no hydrogen", "co2_pv_hp_kg", "cost_pv_hp_eur"),
+                            ("with hydrogen", "co2_with_h2_kg", "cost_with_h2_eur")):
+        fig.add_bar(x=x, y=[k.get(co2), k.get(cost)], name=name)
+    fig.update_layout(title="School + Stadtteilzentrum over the period: baseline, PV + heat pump, with hydrogen",
+                      barmode="group", height=420, yaxis_title="kg CO2 / EUR (period)")
     return fig
 
 
@@ -311,10 +323,11 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
                 f"{len(check['steps'])} steps: max |ΔV| = {check['max_abs_dvm_pu']:.1e} p.u., max |Δloading| = "
                 f"{check['max_abs_dline_loading_pct']:.1e} %.</p>")
     if study_table is not None and len(study_table):
-        cols = [c for c in ("variant", "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency",
-                            "co2_avoided_kg_per_a", "h2_delivered_kg_per_a", "stz_share_met_by_h2",
+        cols = [c for c in ("variant", "lcoh_period_eur_per_kg", "lcoh_delivered_period_eur_per_kg",
+                            "h2system_self_sufficiency", "co2_avoided_by_h2_kg", "cost_h2_increment_eur",
+                            "h2_produced_kg", "stz_share_met_by_h2",
                             "grid_steps_with_violation", "pareto") if c in study_table.columns]
-        tab = study_table[cols].sort_values("lcoh_eur_per_kg").to_html(
+        tab = study_table[cols].sort_values("lcoh_period_eur_per_kg").to_html(
             index=False, float_format=_num, classes="kpi", border=0)
         parts.append(f"<section id='sec-variant-table'><h2>Variant comparison</h2>{tab}</section>")
     doc = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Quarter {html.escape(q.name)}"

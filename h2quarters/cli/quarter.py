@@ -53,7 +53,8 @@ def simulate_cmd(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/quarter"),
     start: Annotated[str | None, typer.Option(help="Start of a sub-period (e.g. 2025-06-01).")] = None,
     end: Annotated[str | None, typer.Option(help="End of a sub-period (exclusive).")] = None,
-    dispatch: Annotated[str | None, typer.Option(help="optimiser (rolling horizon) or rule (fallback).")] = None,
+    dispatch: Annotated[str | None, typer.Option(help="optimiser (per-building meters), site_mpc (one meter, "
+                                                      "needs metering: shared) or rule.")] = None,
     vary: Annotated[list[str] | None, typer.Option(help="One variant: name=value (pv_kwp, electrolyser_kw, "
                                                          "tank_kg); repeatable.")] = None,
     check_steps: Annotated[int, typer.Option(help="Steps re-solved with pandapower runpp as a check.")] = 24,
@@ -61,12 +62,12 @@ def simulate_cmd(
 ) -> None:
     """Simulate the quarter for a year: dispatch, backup, supply chain, power flow every step; write
     time series, grid results, kpis.json and report.html to OUT."""
-    if dispatch is not None and dispatch not in ("optimiser", "rule"):
-        typer.echo(f"--dispatch: value '{dispatch}' not allowed; choose optimiser or rule", err=True)
+    if dispatch is not None and dispatch not in ("optimiser", "site_mpc", "rule"):
+        typer.echo(f"--dispatch: value '{dispatch}' not allowed; choose optimiser, site_mpc or rule", err=True)
         raise typer.Exit(2)
     q = _load(quarter, year)
     from h2quarters.quarter.h2site import check_overrides
-    from h2quarters.quarter.report import render_report
+    from h2quarters.quarter.report import render_reports
     from h2quarters.quarter.simulate import save_result, simulate_quarter
 
     overrides: dict[str, float] = {}
@@ -83,7 +84,7 @@ def simulate_cmd(
         _fail(exc)
     paths = save_result(res, out)
     if report:
-        paths["report"] = render_report(res, out / "report.html")
+        paths["report"], paths["report_de"] = render_reports(res, out / "report.html")
     k = res.kpis
     typer.echo(json.dumps({key: k.get(key) for key in (
         "annualised", "annualise_note", "h2_produced_kg", "h2_delivered_to_stz_kg", "h2system_self_sufficiency",
@@ -112,15 +113,16 @@ def study_cmd(
     year: Annotated[int | None, typer.Option(help="Calendar year; default the quarter's.")] = None,
     start: Annotated[str | None, typer.Option(help="Start of a sub-period.")] = None,
     end: Annotated[str | None, typer.Option(help="End of a sub-period (exclusive).")] = None,
-    dispatch: Annotated[str | None, typer.Option(help="optimiser or rule.")] = None,
+    dispatch: Annotated[str | None, typer.Option(help="optimiser (per-building meters), site_mpc (one meter) "
+                                                      "or rule.")] = None,
     powerflow: Annotated[bool, typer.Option(help="Include the yearly power flows.")] = True,
     report: Annotated[bool, typer.Option(help="Simulate the best Pareto variant again and write report.html "
                                               "with the comparison.")] = True,
 ) -> None:
     """Simulate every combination of the varied sizes on Dask; write the comparison table, the Pareto set
     (LCOH, self-sufficiency, CO2 avoided) and a report."""
-    if dispatch is not None and dispatch not in ("optimiser", "rule"):
-        _fail(ValueError(f"--dispatch: value '{dispatch}' not allowed; choose optimiser or rule"))
+    if dispatch is not None and dispatch not in ("optimiser", "site_mpc", "rule"):
+        _fail(ValueError(f"--dispatch: value '{dispatch}' not allowed; choose optimiser, site_mpc or rule"))
     q = _load(quarter, year)
     from h2quarters.quarter.study import parse_vary, run_study
 
@@ -137,7 +139,7 @@ def study_cmd(
     typer.echo(f"{len(res.table)} variants ({res.n_run} run, {res.n_resumed} resumed) on {res.scheduler}; "
                f"table: {out / 'study_table.csv'}")
     if report:
-        from h2quarters.quarter.report import render_report
+        from h2quarters.quarter.report import render_reports
         from h2quarters.quarter.simulate import simulate_quarter
 
         if not res.table.annualised.all():
@@ -145,7 +147,7 @@ def study_cmd(
         best = res.table[res.table.pareto].sort_values("lcoh_period_eur_per_kg").iloc[0]
         ov = {k: float(best[k]) for k in values}
         sim = simulate_quarter(q, overrides=ov, start=start, end=end, dispatch=dispatch)
-        p = render_report(sim, out / "report.html", study_table=res.table)
+        p = render_reports(sim, out / "report.html", study_table=res.table)[0]
         typer.echo(f"report: {p} (variant {best['variant']})")
 
 

@@ -111,7 +111,8 @@ def simbench_load_profiles(code: str, index: pd.DatetimeIndex) -> np.ndarray:
 
     Each column (one per SimBench load, in :func:`h2quarters.quarter.grid.connection_buses` order) is the
     load's own household profile (``H0-A`` … ``H0-L``; connections SimBench gives a commercial profile get the
-    household profiles in turn, since a residential block replaces them), shifted by whole days so that weekdays match the target calendar,
+    household profiles in turn, since a residential block replaces them), shifted by whole days so that
+    weekdays match the target calendar,
     averaged to the step of ``index`` and normalised to 1 kWh over ``index``'s year. Scaled by a block's annual
     energy it keeps SimBench's peak/mean ratio and the diversity between its household profiles.
 

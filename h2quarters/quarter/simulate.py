@@ -142,7 +142,8 @@ def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: Buil
         tr = q.supply.trailer
         assert tr is not None
         trailer = TrailerPlan(payload_kg=tr.payload_kg, cap_kg=tr.stz_buffer_kg,
-                              working=working_steps(inputs.index, len(inputs.index), tr), lead_steps=round(tr.lead_time_h / dt_h),
+                              working=working_steps(inputs.index, len(inputs.index), tr),
+                              lead_steps=round(tr.lead_time_h / dt_h),
                               # every kg the fuel cell uses travels once, so a trip's cost is paid per kg in the
                               # long run; inside a 48-h window a full trip cost would starve the fuel cell
                               # (hydrogen is valued the same at both ends), so it only breaks ties here

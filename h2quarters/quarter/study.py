@@ -37,7 +37,8 @@ TABLE_COLUMNS = [
     "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency", "quarter_self_sufficiency",
     "co2_avoided_by_h2_kg", "co2_avoided_by_h2_kg_per_a", "co2_saved_by_pv_hp_kg", "cost_h2_increment_eur",
     "cost_h2_increment_eur_per_a", "h2_produced_kg", "h2_produced_kg_per_a", "h2_delivered_kg_per_a",
-    "stz_share_met_by_h2", "stz_cost_period_eur_per_kwh", "trailer_trips", "trailer_trips_per_a", "fc_h2_short_kg", "grid_v_min_pu", "grid_v_max_pu", "grid_line_loading_max_pct",
+    "stz_share_met_by_h2", "stz_cost_period_eur_per_kwh", "trailer_trips", "trailer_trips_per_a", "fc_h2_short_kg",
+    "grid_v_min_pu", "grid_v_max_pu", "grid_line_loading_max_pct",
     "grid_trafo_loading_max_pct", "grid_steps_with_violation", "h2_vented_kg", "balance_max_rel_h2",
 ]
 

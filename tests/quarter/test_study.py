@@ -46,7 +46,10 @@ def test_pareto_mask_known_case() -> None:
 
 def test_study_local_cluster(tmp_path: Path) -> None:
     out = tmp_path / "study"
-    r = run_study(ROOT / "scenarios" / "wesertor", VARY, out, n_workers=2, progress=False, **SHORT)
+    # the rule dispatcher keeps this machinery test short on a busy machine; the optimiser runs on workers in
+    # test_study_on_separate_scheduler_and_worker
+    r = run_study(ROOT / "scenarios" / "wesertor", VARY, out, n_workers=2, progress=False, dispatch="rule",
+                  **SHORT)
     t = r.table
     assert len(t) == 12 and r.n_run == 12 and r.n_resumed == 0
     assert r.scheduler.startswith("tcp://127.0.0.1") or r.scheduler.startswith("tcp://")

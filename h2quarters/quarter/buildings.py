@@ -146,7 +146,7 @@ def simbench_load_profiles(code: str, index: pd.DatetimeIndex) -> np.ndarray:
     for k in range(n_sub):  # mean of the quarter-hours inside each step
         out += base[(q0 + k) % n_q]
     out /= n_sub
-    e = out.sum(axis=0) * step / pd.Timedelta("1h")
+    e = out.sum(axis=0) * (step / pd.Timedelta("1h"))  # hours as a float (ndarray × Timedelta rounds to ns)
     return out / np.where(e > 0, e, 1.0)
 
 

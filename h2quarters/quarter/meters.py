@@ -294,12 +294,28 @@ class MeterPlanner:
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
         lp.integrality_ = [highspy.HighsVarType(int(x)) for x in integ]
-        self.h.clearModel()
-        self.h.passModel(lp)
-        self.h.run()
-        status = self.h.getModelStatus()
-        if status not in (highspy.HighsModelStatus.kOptimal,) and self.h.getInfo().primal_solution_status != 2:
-            raise RuntimeError(f"quarter dispatch window at step {i0} failed: HiGHS {self.h.modelStatusToString(status)}")
+        # a busy machine can hit the per-plan time limit before any plan is found: then try longer, and last
+        # without the deliveries an earlier plan fixed inside the lead time (the plant may have drifted from it)
+        attempts = [(float(s.mpc_time_limit_s), None), (float(s.time_limit_s), None)]
+        if trailer is not None:
+            attempts.append((float(s.time_limit_s), ix("d", t[:min(trailer.lead_steps, n)])))
+        status = None
+        for limit, release in attempts:
+            if release is not None:
+                lo[release] = 0.0
+                hi[release] = trailer.working[i0:i0 + n][:len(release)].astype(float)
+                lp.col_lower_, lp.col_upper_ = lo, hi
+            self.h.clearModel()
+            self.h.passModel(lp)
+            self.h.setOptionValue("time_limit", limit)
+            self.h.run()
+            status = self.h.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal or self.h.getInfo().primal_solution_status == 2:
+                break
+        else:
+            raise RuntimeError(f"quarter dispatch window at step {i0} failed: HiGHS "
+                               f"{self.h.modelStatusToString(status)}")
+        self.attempts = attempts.index((limit, release)) + 1
         x = np.asarray(self.h.getSolution().col_value)
 
         def val(cols_vals: list[tuple[np.ndarray, np.ndarray | float]]) -> np.ndarray:

@@ -105,7 +105,7 @@ def run_variant(quarter_path: str, overrides: dict[str, float], start: str | Non
             q = q.model_copy(update={"year": year})
         res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
                                check_steps=0, powerflow=powerflow, stress=False)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:  # bad input, or a dispatch window no solver run could plan
         return {"error": str(exc), "worker_pid": os.getpid()}
     k = dict(res.kpis)
     k["worker_pid"] = os.getpid()

@@ -136,14 +136,15 @@ def study_cmd(
     cols = ["variant", "lcoh_period_eur_per_kg", "h2system_self_sufficiency", "co2_avoided_by_h2_kg",
             "cost_h2_increment_eur", "grid_steps_with_violation", "pareto"]
     typer.echo(res.table[cols].to_string(index=False))
+    if not res.table.annualised.astype(bool).all():
+        typer.echo("period shorter than a year: figures are for the period; annual figures (…_per_a) are not "
+                   "given")
     typer.echo(f"{len(res.table)} variants ({res.n_run} run, {res.n_resumed} resumed) on {res.scheduler}; "
                f"table: {out / 'study_table.csv'}")
     if report:
         from h2quarters.quarter.report import render_reports
         from h2quarters.quarter.simulate import simulate_quarter
 
-        if not res.table.annualised.all():
-            typer.echo("period shorter than a year: figures are for the period; annual figures are not given")
         best = res.table[res.table.pareto].sort_values("lcoh_period_eur_per_kg").iloc[0]
         ov = {k: float(best[k]) for k in values}
         sim = simulate_quarter(q, overrides=ov, start=start, end=end, dispatch=dispatch)

@@ -34,6 +34,7 @@ class BuildingSpec:
     heat_kwh_per_a: float
     pv_kwp: float
     households: int = 0
+    connection: int = -1  # index of the source grid's connection point (SimBench load) the block replaces
 
 
 def _interleave(shares: list[float], n: int) -> list[int]:
@@ -60,10 +61,11 @@ def building_table(q: Quarter, connection_buses: list[str]) -> list[BuildingSpec
         :func:`h2quarters.quarter.grid.connection_buses`).
     """
     specs: list[BuildingSpec] = []
-    free = list(connection_buses)
+    free = list(range(len(connection_buses)))
     for b in q.buildings:
-        if b.bus in free:
-            free.remove(b.bus)  # the named building takes one of the grid's connection points at its bus
+        taken = next((k for k in free if connection_buses[k] == b.bus), None)
+        if taken is not None:
+            free.remove(taken)  # the named building takes one of the grid's connection points at its bus
         specs.append(BuildingSpec(
             name=b.name, role=b.role, kind=b.role, bus=b.bus, cos_phi=b.cos_phi,
             e_kwh_per_a=sum(el.e_kwh_per_a or 0.0 for el in b.electrical_loads),
@@ -71,7 +73,8 @@ def building_table(q: Quarter, connection_buses: list[str]) -> list[BuildingSpec
     types = q.residential.types
     order = _interleave([t.share for t in types], len(free))
     seen = np.zeros(len(types), int)
-    for k, (bus, j) in enumerate(zip(free, order)):
+    for k, (conn, j) in enumerate(zip(free, order)):
+        bus = connection_buses[conn]
         t = types[j]
         seen[j] += 1
         # PV on the blocks where the running adoption count steps up (1 in 1/adoption)
@@ -80,7 +83,7 @@ def building_table(q: Quarter, connection_buses: list[str]) -> list[BuildingSpec
             name=f"{t.name}-{k + 1:03d}", role="residential", kind=t.name, bus=bus, cos_phi=t.cos_phi,
             e_kwh_per_a=t.households * t.e_kwh_per_household_a,
             heat_kwh_per_a=t.heated_area_m2 * t.heat_kwh_per_m2_a, pv_kwp=t.roof_pv_kwp if has_pv else 0.0,
-            households=t.households))
+            households=t.households, connection=conn))
     return specs
 
 
@@ -98,6 +101,53 @@ class BuildingProfiles:
     def frame(self, what: str) -> pd.DataFrame:
         """One of ``load_kw``, ``heat_kw``, ``pv_kw`` as a labelled DataFrame."""
         return pd.DataFrame(getattr(self, what), index=self.index, columns=self.names)
+
+
+SIMBENCH_PROFILE_YEAR = 2016  # SimBench's profiles: 35,136 quarter-hours of 2016, local wall-clock time
+
+
+def simbench_load_profiles(code: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """SimBench's own 15-min active-power profile of every connection point of grid ``code``, laid on ``index``.
+
+    Each column (one per SimBench load, in :func:`h2quarters.quarter.grid.connection_buses` order) is the
+    load's own household profile (``H0-A`` … ``H0-L``; connections SimBench gives a commercial profile get the
+    household profiles in turn, since a residential block replaces them), shifted by whole days so that
+    weekdays match the target calendar,
+    averaged to the step of ``index`` and normalised to 1 kWh over ``index``'s year. Scaled by a block's annual
+    energy it keeps SimBench's peak/mean ratio and the diversity between its household profiles.
+
+    References
+    ----------
+    Meinecke et al. (2020), SimBench, Energies 13(12) 3290 (profiles ``LoadProfile.csv``).
+    """
+    from h2quarters.quarter.grid import source_net
+
+    net = source_net(code)
+    prof = net.profiles["load"]
+    names = net.load.profile.astype(str).to_numpy().copy()
+    # a residential block on a connection SimBench gave a commercial profile (G1 …) takes a household profile
+    house = sorted({n for n in names if n.startswith("H")})
+    if house:
+        k = 0
+        for i, n in enumerate(names):
+            if not n.startswith("H"):
+                names[i] = house[k % len(house)]
+                k += 1
+    base = np.column_stack([prof[f"{n}_pload"].to_numpy(float) for n in names])  # (35136, n_loads), relative
+    n_q = base.shape[0]
+    local = index.tz_localize(None) if index.tz is not None else index
+    year = int(local[0].year)
+    # whole-day shift so that 1 Jan of the target year falls on the same weekday as the SimBench day used
+    shift_days = (pd.Timestamp(year, 1, 1).dayofweek - pd.Timestamp(SIMBENCH_PROFILE_YEAR, 1, 1).dayofweek) % 7
+    step = pd.Timedelta(index.freq or pd.infer_freq(index))
+    n_sub = max(1, int(step / pd.Timedelta("15min")))
+    q0 = ((local - pd.Timestamp(year, 1, 1)) // pd.Timedelta("15min")).to_numpy() + shift_days * 96
+    out = np.zeros((len(index), base.shape[1]))
+    for k in range(n_sub):  # mean of the quarter-hours inside each step
+        out += base[(q0 + k) % n_q]
+    out /= n_sub
+    e = out.sum(axis=0) * (step / pd.Timedelta("1h"))  # hours as a float (ndarray × Timedelta rounds to ns)
+    return out / np.where(e > 0, e, 1.0)
 
 
 def building_profiles(q: Quarter, specs: list[BuildingSpec], index: pd.DatetimeIndex,
@@ -124,6 +174,7 @@ def building_profiles(q: Quarter, specs: list[BuildingSpec], index: pd.DatetimeI
     unit_pv = site_pv_kw(weather, [PVArray(name="unit", p_kwp=1.0, tilt_deg=q.residential.pv_tilt_deg,
                                            azimuth_deg=q.residential.pv_azimuth_deg)], q.location).to_numpy()
     h25 = electrical_load_kw(ElectricalLoad(name="h25", profile="H25", e_kwh_per_a=1.0), index).to_numpy()
+    sb_unit = (simbench_load_profiles(q.grid.code, index) if q.residential.load_profile == "simbench" else None)
     heat_unit: dict[int, np.ndarray] = {}
     for j, s in enumerate(specs):
         if s.role in ("school", "stz"):
@@ -134,7 +185,7 @@ def building_profiles(q: Quarter, specs: list[BuildingSpec], index: pd.DatetimeI
                 heat[:, j] += heat_load_kw(hl, t_air).to_numpy()
         else:
             t = next(t for t in q.residential.types if t.name == s.kind)
-            load[:, j] = h25 * s.e_kwh_per_a
+            load[:, j] = (h25 if sb_unit is None else sb_unit[:, s.connection]) * s.e_kwh_per_a
             if t.building_class not in heat_unit:
                 heat_unit[t.building_class] = heat_load_kw(
                     HeatLoad(name="mfh", shlp_type="MFH", e_kwh_per_a=1.0, building_class=t.building_class),

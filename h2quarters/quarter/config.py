@@ -27,6 +27,7 @@ from h2quarters.config.scenario import (
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+YEAR_RANGE = (1990, 2100)  # calendar years the TRY weather and the BDEW profiles are laid on
 
 
 class Building(Strict):
@@ -74,6 +75,7 @@ class Residential(Strict):
     """Residential blocks: one block on every connection point of the source grid not taken by a named building."""
 
     placement: Literal["grid_connections"] = "grid_connections"
+    load_profile: Literal["simbench", "bdew_h25"] = "simbench"  # each block its connection's SimBench profile
     types: list[ResidentialType]
     pv_tilt_deg: Annotated[float, Field(ge=0.0, le=90.0)] = 30.0
     pv_azimuth_deg: Annotated[float, Field(ge=0.0, le=360.0)] = 180.0
@@ -108,11 +110,21 @@ class Trailer(Strict):
     labour_eur_per_h: NonNegFloat
     vehicle_eur_per_km: NonNegFloat
     bundle_cost: ComponentCost | None = None
+    work_days: list[Annotated[int, Field(ge=0, le=6)]] = [0, 1, 2, 3, 4]  # noqa: RUF012 (Mon=0 … Sun=6)
+    work_start_h: Annotated[float, Field(ge=0.0, lt=24.0)] = 7.0
+    work_end_h: Annotated[float, Field(gt=0.0, le=24.0)] = 16.0
+    lead_time_h: Annotated[float, Field(ge=0.0, le=336.0)] = 24.0
+    forecast_days: Annotated[float, Field(gt=0.0, le=28.0)] = 7.0
 
     @model_validator(mode="after")
     def _buffer(self) -> Trailer:
         if self.payload_kg > self.stz_buffer_kg:
             raise ValueError(f"trailer.payload_kg ({self.payload_kg}) exceeds stz_buffer_kg ({self.stz_buffer_kg})")
+        if self.work_end_h <= self.work_start_h:
+            raise ValueError(f"trailer.work_end_h ({self.work_end_h}) must be after work_start_h "
+                             f"({self.work_start_h})")
+        if not self.work_days:
+            raise ValueError("trailer.work_days needs at least one day (0 = Monday … 6 = Sunday)")
         return self
 
 
@@ -160,15 +172,22 @@ class Backup(Strict):
 
 
 class Baseline(Strict):
-    """The reference the CO2 saving is counted against: grid electricity and a gas boiler for every building."""
+    """The reference the hydrogen system is compared with, and where its emission factors come from.
+
+    The school lab wing and the Stadtteilzentrum take grid electricity; the Stadtteilzentrum is heated as the
+    scenario documents (``stz_heat``); residential blocks heat with gas boilers (``boiler_eta``).
+    """
 
     boiler_eta: Annotated[float, Field(gt=0.3, le=1.1)] = 0.92
+    stz_heat: Literal["heat_pump", "gas_boiler"] = "heat_pump"
+    grid_co2_source: str = "hydrogen site tariffs.co2_g_per_kwh"
+    gas_co2_source: str = "hydrogen site tariffs.co2_gas_g_per_kwh"
 
 
 class Dispatch(Strict):
     """How the hydrogen system is dispatched."""
 
-    method: Literal["optimiser", "rule"] = "optimiser"
+    method: Literal["optimiser", "site_mpc", "rule"] = "optimiser"  # site_mpc: one-meter site MPC (before v2)
     window_h: Annotated[int, Field(ge=2, le=168)] = 48  # the optimiser's MPC horizon limit
     commit_h: Annotated[int, Field(ge=1, le=96)] = 24  # re-plan interval (≤ 96 steps in the optimiser)
     mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-3
@@ -202,10 +221,12 @@ class Quarter(Strict):
     backup: Backup = Backup()
     baseline: Baseline = Baseline()
     dispatch: Dispatch = Dispatch()
+    metering: Literal["per_building", "shared"] = "per_building"
     costs: QuarterCosts = QuarterCosts()
-    year: Annotated[int, Field(ge=1990, le=2100)] = 2025
+    year: Annotated[int, Field(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = 2025
     step: Literal["1h", "15min"] = "1h"
     base_dir: Path = Field(default=Path("."), exclude=True)
+    source_file: Path | None = Field(default=None, exclude=True)  # for YAML line numbers in later checks
 
     @model_validator(mode="after")
     def _roles(self) -> Quarter:
@@ -239,4 +260,5 @@ def load_quarter(path: str | Path) -> Quarter:
     file = p / "quarter.yaml" if p.is_dir() else p
     q = load_yaml_model(p, Quarter, default_file="quarter.yaml")
     q.base_dir = file.parent.resolve()
+    q.source_file = file.resolve()
     return q

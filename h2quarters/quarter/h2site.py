@@ -22,7 +22,7 @@ from h2quarters.quarter.config import Quarter
 
 #: Parameters a variant study may vary, with the allowed range (closed interval).
 VARIANT_PARAMS: dict[str, tuple[float, float]] = {
-    "pv_kwp": (1.0, 10_000.0),
+    "pv_kwp": (0.0, 10_000.0),  # 0 = the "no PV" case
     "electrolyser_kw": (0.5, 5_000.0),
     "tank_kg": (0.5, 50_000.0),
 }
@@ -66,6 +66,8 @@ def hydrogen_scenario(q: Quarter, overrides: dict[str, float] | None = None) -> 
         total = sum(a["p_kwp"] for a in data["pv"])
         if total <= 0:
             raise ValueError("pv_kwp override needs at least one PV array in the hydrogen site")
+        if ov["pv_kwp"] == 0.0:
+            data["pv"] = []  # no PV at the school: the electrolyser runs on grid electricity only
         for a in data["pv"]:
             a["p_kwp"] = a["p_kwp"] * ov["pv_kwp"] / total
     if "electrolyser_kw" in ov:

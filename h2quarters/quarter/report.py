@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from h2quarters.quarter.simulate import QuarterResult
 
 #: Plot ids in the order they appear (the browser test checks all of them).
-PLOT_IDS = ("sankey", "monthly", "duration", "tank", "grid-heatmap", "voltage-heatmap", "variants")
+PLOT_IDS = ("sankey", "monthly", "duration", "tank", "grid-map", "grid-heatmap", "voltage-heatmap", "variants")
 
 _KPI_ROWS: list[tuple[str, str, str]] = [
     ("h2system_self_sufficiency", "Self-sufficiency, hydrogen system (school + STZ)", "pct"),
@@ -32,13 +32,23 @@ _KPI_ROWS: list[tuple[str, str, str]] = [
     ("stz_share_met_by_h2", "Share of STZ demand (electricity + heat) met by hydrogen", "pct"),
     ("stz_electricity_share_h2", "… of its electricity", "pct"),
     ("stz_heat_share_h2", "… of its heat", "pct"),
-    ("co2_avoided_kg_per_a", "CO2 avoided vs gas boiler + grid (kg/a, hydrogen system)", "f0"),
+    ("co2_baseline_kg", "CO2, baseline: grid electricity, STZ heat as documented (kg, period)", "f0"),
+    ("co2_pv_hp_kg", "CO2, PV + heat pump without hydrogen (kg, period)", "f0"),
+    ("co2_with_h2_kg", "CO2, with the hydrogen system (kg, period)", "f0"),
+    ("co2_h2_increment_kg", "CO2 increment of the hydrogen system itself (kg, period; < 0 = avoided)", "f0"),
+    ("co2_h2_increment_kg_per_a", "… per year (kg/a; only for a whole year)", "f0"),
+    ("cost_h2_increment_eur", "Cost increment of the hydrogen system (EUR, period, capital prorated)", "f0"),
+    ("bill_school_eur", "Electricity bill, school meter (EUR, period)", "f0"),
+    ("bill_stz_eur", "Energy bill, Stadtteilzentrum meter (EUR, period)", "f0"),
     ("co2_avoided_quarter_kg", "CO2 avoided, whole quarter incl. residential PV (kg, period)", "f0"),
-    ("lcoh_eur_per_kg", "LCOH at the school (EUR/kg)", "f2"),
-    ("lcoh_delivered_eur_per_kg", "LCOH delivered incl. supply chain (EUR/kg)", "f2"),
-    ("stz_cost_eur_per_kwh", "Cost of supplied energy at the STZ (EUR/kWh)", "f3"),
-    ("stz_baseline_cost_eur_per_kwh", "… baseline grid + gas boiler (EUR/kWh)", "f3"),
-    ("trailer_trips_per_a", "Trailer trips (1/a)", "f0"),
+    ("lcoh_period_eur_per_kg", "LCOH at the school, this period (EUR/kg, capital prorated)", "f2"),
+    ("lcoh_eur_per_kg", "LCOH at the school, annual (EUR/kg; only for a whole year)", "f2"),
+    ("lcoh_delivered_eur_per_kg", "LCOH delivered incl. supply chain (EUR/kg; whole year)", "f2"),
+    ("stz_cost_period_eur_per_kwh", "Cost of supplied energy at the STZ (EUR/kWh)", "f3"),
+    ("stz_baseline_cost_period_eur_per_kwh", "… baseline (EUR/kWh)", "f3"),
+    ("trailer_trips", "Trailer trips (period, incl. refilling the buffer at the end)", "d"),
+    ("trailer_trips_per_a", "Trailer trips (1/a; only for a whole year)", "f0"),
+    ("fc_h2_short_kg", "Fuel-cell hydrogen the bundle buffer could not give (kg)", "f2"),
     ("grid_v_min_pu", "Lowest LV voltage (p.u.)", "f4"),
     ("grid_v_max_pu", "Highest LV voltage (p.u.)", "f4"),
     ("grid_line_loading_max_pct", "Highest line loading (%)", "f1"),
@@ -46,6 +56,57 @@ _KPI_ROWS: list[tuple[str, str, str]] = [
     ("grid_steps_with_violation", "Steps with EN 50160 or thermal violation", "d"),
     ("grid_losses_kwh", "Grid losses (kWh, period)", "f0"),
 ]
+
+
+#: German labels of the KPI rows and headings (the report is written in English and German).
+_DE: dict[str, str] = {
+    "Self-sufficiency, hydrogen system (school + STZ)": "Autarkiegrad Wasserstoffsystem (Schule + STZ)",
+    "Self-sufficiency, quarter": "Autarkiegrad Quartier",
+    "H2 produced (kg/a)": "H2 erzeugt (kg/a)",
+    "H2 delivered to the Stadtteilzentrum (kg/a)": "H2 an das Stadtteilzentrum geliefert (kg/a)",
+    "Share of STZ demand (electricity + heat) met by hydrogen": "Anteil des STZ-Bedarfs (Strom + Wärme) aus Wasserstoff",
+    "… of its electricity": "… am Strom", "… of its heat": "… an der Wärme",
+    "CO2, baseline: grid electricity, STZ heat as documented (kg, period)":
+        "CO2 Referenz: Netzstrom, STZ-Wärme wie dokumentiert (kg, Zeitraum)",
+    "CO2, PV + heat pump without hydrogen (kg, period)": "CO2 mit PV + Wärmepumpe ohne Wasserstoff (kg, Zeitraum)",
+    "CO2, with the hydrogen system (kg, period)": "CO2 mit Wasserstoffsystem (kg, Zeitraum)",
+    "CO2 increment of the hydrogen system itself (kg, period; < 0 = avoided)":
+        "CO2-Mehremission des Wasserstoffsystems selbst (kg, Zeitraum; < 0 = vermieden)",
+    "… per year (kg/a; only for a whole year)": "… pro Jahr (kg/a; nur für ein ganzes Jahr)",
+    "Cost increment of the hydrogen system (EUR, period, capital prorated)":
+        "Mehrkosten des Wasserstoffsystems (EUR, Zeitraum, Kapital anteilig)",
+    "Electricity bill, school meter (EUR, period)": "Stromrechnung Zähler Schule (EUR, Zeitraum)",
+    "Energy bill, Stadtteilzentrum meter (EUR, period)": "Energierechnung Zähler Stadtteilzentrum (EUR, Zeitraum)",
+    "CO2 avoided, whole quarter incl. residential PV (kg, period)":
+        "CO2 vermieden, ganzes Quartier inkl. Wohn-PV (kg, Zeitraum)",
+    "LCOH at the school, this period (EUR/kg, capital prorated)":
+        "Wasserstoffgestehungskosten Schule, Zeitraum (EUR/kg, Kapital anteilig)",
+    "LCOH at the school, annual (EUR/kg; only for a whole year)":
+        "Wasserstoffgestehungskosten Schule, Jahr (EUR/kg; nur ganzes Jahr)",
+    "LCOH delivered incl. supply chain (EUR/kg; whole year)": "… frei STZ inkl. Transport (EUR/kg; ganzes Jahr)",
+    "Cost of supplied energy at the STZ (EUR/kWh)": "Kosten der Energie im STZ (EUR/kWh)",
+    "… baseline (EUR/kWh)": "… Referenz (EUR/kWh)",
+    "Trailer trips (period, incl. refilling the buffer at the end)":
+        "Anhängerfahrten (Zeitraum, inkl. Wiederauffüllen des Puffers am Ende)",
+    "Trailer trips (1/a; only for a whole year)": "Anhängerfahrten (1/a; nur ganzes Jahr)",
+    "Fuel-cell hydrogen the bundle buffer could not give (kg)": "H2-Fehlmenge der Brennstoffzelle am Bündelpuffer (kg)",
+    "Lowest LV voltage (p.u.)": "Niedrigste NS-Spannung (p.u.)", "Highest LV voltage (p.u.)": "Höchste NS-Spannung (p.u.)",
+    "Highest line loading (%)": "Höchste Leitungsauslastung (%)",
+    "Highest transformer loading (%)": "Höchste Trafoauslastung (%)",
+    "Steps with EN 50160 or thermal violation": "Schritte mit Verletzung EN 50160 oder thermisch",
+    "Grid losses (kWh, period)": "Netzverluste (kWh, Zeitraum)",
+    "Key figures": "Kennzahlen", "KPI": "Kennzahl", "value": "Wert", "Assumptions": "Annahmen",
+    "CO2 and cost attribution": "Zuordnung von CO2 und Kosten", "Grid stress cases": "Netz-Stressfälle",
+    "Grid map": "Netzplan", "Variant comparison": "Variantenvergleich", "case": "Fall",
+    "CO2 (kg)": "CO2 (kg)", "cost (EUR)": "Kosten (EUR)", "school meter (EUR)": "Zähler Schule (EUR)",
+    "STZ meter (EUR)": "Zähler STZ (EUR)", "baseline": "Referenz",
+    "PV + heat pump, no hydrogen": "PV + Wärmepumpe, ohne Wasserstoff", "with hydrogen": "mit Wasserstoff",
+    "hydrogen increment": "Beitrag des Wasserstoffs",
+}
+
+
+def _t(text: str, lang: str) -> str:
+    return _DE.get(text, text) if lang == "de" else text
 
 
 def _fmt(v: object, kind: str) -> str:
@@ -64,11 +125,117 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if a >= 100 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
 
 
-def kpi_table_html(kpis: dict) -> str:
-    """The KPI table as an HTML table."""
-    rows = "".join(f"<tr><td>{html.escape(label)}</td><td class='num'>{_fmt(kpis.get(key), kind)}</td></tr>"
-                   for key, label, kind in _KPI_ROWS)
-    return f"<table class='kpi'><thead><tr><th>KPI</th><th>value</th></tr></thead><tbody>{rows}</tbody></table>"
+def kpi_table_html(kpis: dict, lang: str = "en") -> str:
+    """The KPI table as an HTML table (``lang`` "en" or "de")."""
+    rows = "".join(f"<tr><td>{html.escape(_t(label, lang))}</td><td class='num'>{_fmt(kpis.get(key), kind)}</td>"
+                   f"</tr>" for key, label, kind in _KPI_ROWS)
+    return (f"<div class='scroll'><table class='kpi'><thead><tr><th>{_t('KPI', lang)}</th><th>{_t('value', lang)}"
+            f"</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def attribution_html(kpis: dict, lang: str = "en") -> str:
+    """Baseline, PV + heat pump without hydrogen, with hydrogen and the hydrogen increment, labelled."""
+    att = kpis.get("attribution") or {}
+    if not att:
+        return ""
+    cases = [("baseline", "baseline"), ("pv_hp", "PV + heat pump, no hydrogen"), ("h2", "with hydrogen")]
+    head = "".join(f"<th>{_t(x, lang)}</th>" for x in ("case", "CO2 (kg)", "cost (EUR)", "school meter (EUR)",
+                                                       "STZ meter (EUR)"))
+    rows = "".join(
+        f"<tr><td>{_t(label, lang)}</td><td class='num'>{_num(att[c]['co2_kg'])}</td><td class='num'>"
+        f"{_num(att[c]['cost_eur'])}</td><td class='num'>{_num(att[c]['bill_school_eur'])}</td><td class='num'>"
+        f"{_num(att[c]['bill_stz_eur'])}</td></tr>" for c, label in cases)
+    inc_co2 = att["h2"]["co2_kg"] - att["pv_hp"]["co2_kg"]
+    inc_eur = att["h2"]["cost_eur"] - att["pv_hp"]["cost_eur"]
+    rows += (f"<tr class='sum'><td>{_t('hydrogen increment', lang)}</td><td class='num'>{_num(inc_co2)}</td>"
+             f"<td class='num'>{_num(inc_eur)}</td><td></td><td></td></tr>")
+    ef = att.get("emission_factors", {})
+    note = (f"Emissionsfaktoren: Strom {ef.get('grid_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('grid_source')))});"
+            f" Erdgas {ef.get('gas_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('gas_source')))}). Exporte werden "
+            "mit dem Netzfaktor gutgeschrieben. PV- und Wärmepumpen-Investitionen sind nicht enthalten."
+            if lang == "de" else
+            f"Emission factors: electricity {ef.get('grid_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('grid_source')))});"
+            f" natural gas {ef.get('gas_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('gas_source')))}). Exports are "
+            "credited at the grid factor. PV and heat-pump investments are not included.")
+    return (f"<div class='scroll'><table class='kpi'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            f"</div><p class='note'>{note}</p>")
+
+
+def stress_html(stress: pd.DataFrame | None, lang: str = "en") -> str:
+    """The grid stress cases with their margins; the binding case marked."""
+    if stress is None or not len(stress):
+        return ""
+    cols = ["case", "resolution", "mv_vm_pu", "v_min_pu", "v_max_pu", "line_loading_max_pct",
+            "trafo_loading_max_pct", "margin_undervoltage_pu", "margin_overvoltage_pu", "margin_loading_pct",
+            "closest_limit"]
+    heads = {"case": "case", "resolution": "resolution" if lang == "en" else "Auflösung",
+             "mv_vm_pu": "MV (p.u.)", "v_min_pu": "V min (p.u.)", "v_max_pu": "V max (p.u.)",
+             "line_loading_max_pct": "line max (%)" if lang == "en" else "Leitung max (%)",
+             "trafo_loading_max_pct": "trafo max (%)",
+             "margin_undervoltage_pu": "margin to 0.90 (p.u.)" if lang == "en" else "Abstand zu 0,90 (p.u.)",
+             "margin_overvoltage_pu": "margin to 1.10 (p.u.)" if lang == "en" else "Abstand zu 1,10 (p.u.)",
+             "margin_loading_pct": "margin to 100 % (%-pt)" if lang == "en" else "Abstand zu 100 % (%-Pkt.)",
+             "closest_limit": "closest limit" if lang == "en" else "nächste Grenze"}
+    body = ""
+    for _, r in stress.iterrows():
+        cls = " class='bind'" if r["binding"] else ""
+        cells = "".join(f"<td class='num'>{_num(float(r[c]))}</td>" if isinstance(r[c], (int, float, np.floating))
+                        and not isinstance(r[c], bool) else f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
+        body += f"<tr{cls}>{cells}</tr>"
+    head = "".join(f"<th>{html.escape(_t(heads[c], lang))}</th>" for c in cols)
+    b = stress[stress.binding].iloc[0]
+    note = (f"Bindender Fall: <b>{html.escape(str(b['case']))}</b> ({html.escape(str(b['closest_limit']))}). "
+            "EN 50160 bewertet 10-min-Mittelwerte; die Daten erlauben 15-min-Mittel (SimBench-Profile, stündliche "
+            "Werte von Schule, STZ und PV innerhalb der Stunde gehalten) — das Nächstliegende. SimBench-Studienfälle "
+            "setzen alle Lasten gleichzeitig auf ihr Maximum (pload) — ein Planungsfall ohne Gleichzeitigkeit."
+            if lang == "de" else
+            f"Binding case: <b>{html.escape(str(b['case']))}</b> ({html.escape(str(b['closest_limit']))}). "
+            "EN 50160 judges 10-min means; the data allow 15-min means (SimBench profiles; school, STZ and PV hourly "
+            "values held within the hour), the nearest available. SimBench's study cases put every load at its "
+            "peak at once (pload): a planning case without diversity.")
+    return (f"<div class='scroll'><table class='kpi'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"</div><p class='note'>{note}</p>")
+
+
+def assumptions_html(res: QuarterResult, lang: str = "en") -> str:
+    """What the figures rest on, in the planner's words."""
+    q, k = res.quarter, res.kpis
+    tr = q.supply.trailer
+    days = "Mo–Fr" if tr is not None and sorted(tr.work_days) == [0, 1, 2, 3, 4] else str(
+        tr.work_days if tr else "")
+    if lang == "de":
+        items = [
+            f"Zähler: {'jedes Gebäude mit eigenem Netzanschluss' if q.metering == 'per_building' else 'gemeinsamer Anschluss (Mieterstrom/Energiegemeinschaft)'}; "
+            "der Einsatzplan (rollierend, HiGHS) rechnet mit denselben Zählern wie die Abrechnung.",
+            "Wasserstoff gelangt nur über die gewählte Versorgung zum STZ"
+            + (f": ganze Bündel à {tr.payload_kg:g} kg, {days} {tr.work_start_h:g}–{tr.work_end_h:g} Uhr, "
+               f"{tr.lead_time_h:g} h Vorlauf; der Startpuffer stammt aus dem Tank." if tr and q.supply.mode == "trailer"
+               else " (Leitung)."),
+            f"Referenz: Netzstrom; Wärme des STZ per {'Wärmepumpe' if q.baseline.stz_heat == 'heat_pump' else 'Gaskessel'} "
+            "(die Gasheizung wurde 2013 entfernt); Wohngebäude mit Gas-Brennwertkessel.",
+            "Jahreswerte (…/a) nur für ein ganzes Jahr; kürzere Zeiträume zeigen Werte des Zeitraums."
+            + ("" if k.get("annualised") else " <b>Dieser Lauf ist kürzer als ein Jahr.</b>"),
+            f"Netz: SimBench {html.escape(q.grid.code)}; Wohnblöcke mit eigenen SimBench-15-min-Profilen; "
+            f"EN-50160-Band {q.grid.v_min_pu:g}–{q.grid.v_max_pu:g} p.u.",
+            "Wetter: DWD-Testreferenzjahr Kassel (TRY 2010, Region 07) auf den Kalender gelegt.",
+        ]
+    else:
+        items = [
+            f"Meters: {'every building on its own grid connection' if q.metering == 'per_building' else 'one shared connection (tenant electricity / energy community)'}; "
+            "the dispatch (rolling, HiGHS) plans with the same meters the bills use.",
+            "Hydrogen reaches the STZ only by the chosen supply"
+            + (f": whole bundles of {tr.payload_kg:g} kg, {days} {tr.work_start_h:g}–{tr.work_end_h:g} h, "
+               f"{tr.lead_time_h:g} h lead time; the starting buffer comes out of the tank." if tr and q.supply.mode == "trailer"
+               else " (pipeline)."),
+            f"Baseline: grid electricity; the STZ heated by {'its heat pump' if q.baseline.stz_heat == 'heat_pump' else 'a gas boiler'} "
+            "(the gas heating was removed in 2013); residential blocks with condensing gas boilers.",
+            "Annual figures (…/a) only for a whole year; shorter periods show figures of the period."
+            + ("" if k.get("annualised") else " <b>This run is shorter than a year.</b>"),
+            f"Grid: SimBench {html.escape(q.grid.code)}; residential blocks with their own SimBench 15-min profiles; "
+            f"EN 50160 band {q.grid.v_min_pu:g}–{q.grid.v_max_pu:g} p.u.",
+            "Weather: DWD test reference year Kassel (TRY 2010, region 07) laid on the calendar.",
+        ]
+    return "<ul class='assume'>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
 
 
 ELEC = "School + STZ electricity"
@@ -129,11 +296,12 @@ def _sankey(res: QuarterResult) -> go.Figure:
     ix = {n: i for i, n in enumerate(nodes)}
     fig = go.Figure(go.Sankey(
         valueformat=",.0f", valuesuffix=" kWh",
-        node={"label": nodes, "pad": 14, "thickness": 16},
+        arrangement="snap", node={"label": nodes, "pad": 22, "thickness": 18, "line": {"width": 0.5}},
         link={"source": [ix[a] for a, *_ in links], "target": [ix[b] for _, b, *_ in links],
               "value": [v for _, _, v, _ in links], "color": [_CARRIER_RGBA[c] for *_, c in links]}))
-    fig.update_layout(title="Energy flows of the hydrogen system, school + Stadtteilzentrum (kWh; blue "
-                            "electricity, green hydrogen, red heat, grey losses)", height=520)
+    fig.update_layout(title={"text": "Energy flows (kWh)<br><sup>school + Stadtteilzentrum; blue electricity, "
+                                     "green hydrogen,<br>red heat, grey losses</sup>"},
+                      height=620, font={"size": 13}, margin={"l": 10, "r": 10, "t": 90, "b": 10})
     return fig
 
 
@@ -184,8 +352,10 @@ def _duration(res: QuarterResult) -> go.Figure:
     if "grid_trafo_loading_pct" in ts:
         fig.add_scatter(x=hours, y=np.sort(ts.grid_trafo_loading_pct.to_numpy())[::-1], name="Transformer",
                         mode="lines", row=1, col=2)
-    fig.update_xaxes(title_text="hours exceeded")
-    fig.update_layout(title="Load-duration curves", height=420)
+    fig.update_xaxes(title_text="hours exceeded (h)")
+    fig.update_yaxes(title_text="kW", row=1, col=1)
+    fig.update_yaxes(title_text="%", row=1, col=2)
+    fig.update_layout(title="Load-duration curves", height=420, legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -199,7 +369,8 @@ def _tank(res: QuarterResult) -> go.Figure:
         fig.add_scatter(x=ts.index, y=ts.stz_h2_buffer_kg, name="STZ bundle buffer (kg)", mode="lines")
     fig.add_scatter(x=ts.index, y=ts.tank_p_bar, name="Tank pressure (bar)", mode="lines", yaxis="y2",
                     line={"dash": "dot", "width": 1})
-    fig.update_layout(title="Hydrogen in store", yaxis_title="kg", height=420,
+    fig.update_layout(title="Hydrogen in store", yaxis_title="kg", xaxis_title="time", height=420,
+                      legend={"orientation": "h", "y": -0.2},
                       yaxis2={"title": "bar", "overlaying": "y", "side": "right"})
     return fig
 
@@ -221,7 +392,77 @@ def _grid_heatmap(res: QuarterResult) -> go.Figure:
     names = list(net.line.name.astype(str)) + [f"Trafo {n}" for n in net.trafo.name.astype(str)]
     fig = go.Figure(go.Heatmap(z=d.to_numpy().T, x=d.index, y=names, colorscale="YlOrRd", zmin=0,
                                zmax=max(100.0, float(np.nanmax(d.to_numpy()))), colorbar={"title": "%"}))
-    fig.update_layout(title="Daily maximum loading of every line and the transformer (%)", height=700)
+    fig.update_layout(title="Daily maximum loading of every line and the transformer (%)", height=700,
+                      xaxis_title="day", yaxis_title="line / transformer")
+    return fig
+
+
+#: EN 50160 colours for voltages: green around nominal, amber towards the band edges, red at and beyond them.
+EN50160_COLOURSCALE = [[0.0, "#b2182b"], [0.25, "#f4a582"], [0.45, "#1a9850"], [0.55, "#1a9850"],
+                       [0.75, "#f4a582"], [1.0, "#b2182b"]]
+
+
+def feeder_lines(net, bus: int) -> list[int]:
+    """Lines on the path from the transformer's LV side to ``bus`` (the building's feeder)."""
+    import networkx as nx
+    import pandapower.topology as top
+
+    g = top.create_nxgraph(net, include_trafos=False)
+    start = int(net.trafo.lv_bus.iloc[0])
+    path = nx.shortest_path(g, start, bus)
+    out = []
+    for a, b in zip(path[:-1], path[1:]):
+        out += [int(k[1]) for k in g.get_edge_data(a, b) if k[0] == "line"][:1]
+    return out
+
+
+def _grid_map(res: QuarterResult, lang: str = "en") -> go.Figure:
+    """Single-line map of the LV grid (pandapower plotly): the school's and the STZ's feeders marked, buses
+    coloured by their lowest voltage of the run against the EN 50160 band."""
+    import tempfile
+
+    import plotly.graph_objects as go
+    from pandapower.plotting.plotly import create_bus_trace, create_line_trace, draw_traces
+
+    net = res.qnet.net
+    q = res.quarter
+    bus_of = {str(n): i for i, n in zip(net.bus.index, net.bus.name)}
+    school_bus, stz_bus = bus_of[q.building("school").bus], bus_of[q.building("stz").bus]
+    f_school, f_stz = feeder_lines(net, school_bus), feeder_lines(net, stz_bus)
+    rest = [i for i in net.line.index if i not in set(f_school) | set(f_stz)]
+    de = lang == "de"
+    traces = create_line_trace(net, rest, color="#9a9a9a", width=1.5, trace_name="Leitungen" if de else "lines")
+    traces += create_line_trace(net, f_school, color="#1f77b4", width=5,
+                                trace_name="Abgang Schule" if de else "school feeder", legendgroup="school")
+    traces += create_line_trace(net, f_stz, color="#ff7f0e", width=5, trace_name="Abgang STZ" if de else
+                                "STZ feeder", legendgroup="stz")
+    lv = list(net.bus.index[net.bus.vn_kv < 1.0])
+    pf = res.powerflow
+    if pf.vm_pu.size:
+        vmin = pf.vm_pu.min(axis=0)[np.searchsorted(net.bus.index.to_numpy(), lv)]
+        traces += create_bus_trace(net, lv, size=9, cmap=EN50160_COLOURSCALE, cmap_vals=vmin,
+                                   cmin=res.qnet.v_min_pu, cmax=res.qnet.v_max_pu,
+                                   cbar_title="V min (p.u.)", trace_name="Knoten" if de else "buses")
+    else:
+        traces += create_bus_trace(net, lv, size=7, color="#444", trace_name="Knoten" if de else "buses")
+    traces += create_bus_trace(net, [school_bus], size=16, color="#1f77b4", patch_type="square",
+                               trace_name="Schule" if de else "school")
+    traces += create_bus_trace(net, [stz_bus], size=16, color="#ff7f0e", patch_type="square",
+                               trace_name="Stadtteilzentrum")
+    traces += create_bus_trace(net, [int(net.trafo.lv_bus.iloc[0])], size=16, color="#000",
+                               patch_type="triangle-up", trace_name="Trafo 20/0,4 kV" if de else "transformer 20/0.4 kV")
+    with tempfile.TemporaryDirectory() as tmp:
+        fig = draw_traces(traces, on_map=False, auto_open=False, filename=f"{tmp}/grid.html", showlegend=True)
+    fig = go.Figure(fig)
+    fig.update_layout(
+        title=("Netzplan (einpolig): Abgänge von Schule und STZ<br><sup>Knotenfarbe = niedrigste Spannung gegen "
+               "EN 50160</sup>" if de else "Single-line grid map: school and STZ feeders<br><sup>bus colour = "
+               "lowest voltage against EN 50160</sup>"), height=600, autosize=True, width=None,
+        margin={"t": 80, "l": 50, "r": 20, "b": 40},
+        xaxis={"title": "Länge (°)" if de else "longitude (°)", "visible": True, "showgrid": False},
+        yaxis={"title": "Breite (°)" if de else "latitude (°)", "visible": True, "showgrid": False,
+               "scaleanchor": "x"},
+        legend={"orientation": "h", "y": -0.15})
     return fig
 
 
@@ -235,9 +476,10 @@ def _voltage_heatmap(res: QuarterResult) -> go.Figure:
     lv = (net.bus.vn_kv < 1.0).to_numpy()
     d = _daily(pf.vm_pu[:, lv], res.timeseries.index, "min")
     fig = go.Figure(go.Heatmap(z=d.to_numpy().T, x=d.index, y=list(net.bus.name.astype(str)[lv]),
-                               colorscale="RdBu", zmid=1.0, colorbar={"title": "p.u."}))
+                               colorscale=EN50160_COLOURSCALE, zmin=res.qnet.v_min_pu, zmax=res.qnet.v_max_pu,
+                               colorbar={"title": "p.u."}))
     fig.update_layout(title=f"Daily minimum bus voltage (p.u.; EN 50160 band {res.qnet.v_min_pu}–"
-                            f"{res.qnet.v_max_pu})", height=700)
+                            f"{res.qnet.v_max_pu})", height=700, xaxis_title="day", yaxis_title="LV bus")
     return fig
 
 
@@ -248,79 +490,125 @@ def variants_figure(table: pd.DataFrame | None, kpis: dict | None = None) -> go.
 
     if table is not None and len(table):
         fig = go.Figure()
-        c = table.co2_avoided_kg_per_a.astype(float)
+        c = table.co2_avoided_by_h2_kg.astype(float)
         for flag, sym, name in ((False, "circle-open", "dominated"), (True, "star", "Pareto set")):
             t = table[table.pareto == flag]
             if not len(t):
                 continue
             fig.add_scatter(
-                x=t.lcoh_eur_per_kg, y=t.h2system_self_sufficiency * 100, mode="markers", name=name,
-                text=t.variant, marker={"symbol": sym, "size": 14 if flag else 11, "color": t.co2_avoided_kg_per_a,
+                x=t.lcoh_period_eur_per_kg, y=t.h2system_self_sufficiency * 100, mode="markers", name=name,
+                text=t.variant, marker={"symbol": sym, "size": 14 if flag else 11, "color": t.co2_avoided_by_h2_kg,
                                         "colorscale": "Viridis", "cmin": float(c.min()), "cmax": float(c.max()),
                                         "showscale": bool(flag), "line": {"width": 1.5},
-                                        "colorbar": {"title": "CO2 avoided kg/a", "x": 1.02}},
+                                        "colorbar": {"title": "CO2 avoided by H2 (kg)", "x": 1.02}},
                 hovertemplate="%{text}<br>LCOH %{x:.2f} EUR/kg<br>self-sufficiency %{y:.1f} %<extra></extra>")
-        fig.update_layout(title="Variants: LCOH vs self-sufficiency (colour: CO2 avoided; stars: Pareto set)",
+        fig.update_layout(title="Variants: LCOH vs self-sufficiency (colour: CO2 avoided by hydrogen; stars: Pareto)",
                           xaxis_title="LCOH (EUR/kg)", yaxis_title="self-sufficiency of the hydrogen system (%)",
                           height=520, legend={"orientation": "h", "y": -0.18})
         return fig
     k = kpis or {}
     fig = go.Figure()
-    fig.add_bar(x=["CO2 hydrogen system (kg)", "STZ energy cost (EUR/a)"],
-                y=[k.get("co2_baseline_h2system_kg"), k.get("stz_baseline_cost_eur_per_a")], name="baseline")
-    fig.add_bar(x=["CO2 hydrogen system (kg)", "STZ energy cost (EUR/a)"],
-                y=[k.get("co2_h2system_kg"), k.get("stz_cost_eur_per_a")], name="this variant")
-    fig.update_layout(title="This variant against the baseline (grid + gas boiler)", barmode="group", height=420)
+    x = ["CO2 (kg)", "cost (EUR)"]
+    for name, co2, cost in (("baseline", "co2_baseline_kg", "cost_baseline_eur"),
+                            ("PV + heat pump, no hydrogen", "co2_pv_hp_kg", "cost_pv_hp_eur"),
+                            ("with hydrogen", "co2_with_h2_kg", "cost_with_h2_eur")):
+        fig.add_bar(x=x, y=[k.get(co2), k.get(cost)], name=name)
+    fig.update_layout(title="School + Stadtteilzentrum over the period: baseline, PV + heat pump, with hydrogen",
+                      barmode="group", height=420, yaxis_title="kg CO2 / EUR (period)")
     return fig
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
+*{box-sizing:border-box} body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+padding:16px;color:#222;max-width:1400px;overflow-x:hidden} .js-plotly-plot,.plot-container{max-width:100%}
+.scroll{overflow-x:auto;max-width:100%} tr.bind td{background:#fde0dd;font-weight:600} tr.sum td{font-weight:600;
+border-top:2px solid #888} ul.assume li{margin:4px 0} nav.lang{float:right} @media (max-width:600px){
+body{padding:8px;font-size:14px} table.kpi td,table.kpi th{padding:3px 6px}}
 h1{margin-bottom:0} .sub{color:#666;margin-top:4px} table.kpi{border-collapse:collapse;margin:12px 0}
 table.kpi td,table.kpi th{border-bottom:1px solid #ddd;padding:4px 12px;text-align:left} td.num{text-align:right;
 font-variant-numeric:tabular-nums} section{margin:28px 0} .note{color:#555;font-size:0.9em}
 """
 
 
-def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None) -> Path:
+def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None,
+                  lang: str = "en") -> Path:
     """Write the report of ``res`` (and optionally a study's comparison table) to one HTML file.
 
-    The first plot embeds plotly.js inline; no file refers to the network.
+    ``lang`` is "en" or "de"; the first plot embeds plotly.js inline; no file refers to the network. Plots
+    resize to the page width (also on a 390 px phone).
     """
     import plotly.io as pio
 
+    if lang not in ("en", "de"):
+        raise ValueError(f"lang '{lang}' not allowed; choose en or de")
     figs = {"sankey": _sankey(res), "monthly": _monthly(res), "duration": _duration(res), "tank": _tank(res),
-            "grid-heatmap": _grid_heatmap(res), "voltage-heatmap": _voltage_heatmap(res),
-            "variants": variants_figure(study_table, res.kpis)}
+            "grid-map": _grid_map(res, lang), "grid-heatmap": _grid_heatmap(res),
+            "voltage-heatmap": _voltage_heatmap(res), "variants": variants_figure(study_table, res.kpis)}
     parts = []
     for i, pid in enumerate(PLOT_IDS):
+        figs[pid].update_layout(autosize=True, width=None)
         parts.append(f"<section id='sec-{pid}'>" + pio.to_html(
-            figs[pid], include_plotlyjs=(i == 0), full_html=False, div_id=f"plot-{pid}",
-            config={"displaylogo": False}) + "</section>")
+            figs[pid], include_plotlyjs=(i == 0), full_html=False, div_id=f"plot-{pid}", default_width="100%",
+            config={"displaylogo": False, "responsive": True}) + "</section>")
     k = res.kpis
     q = res.quarter
-    ov = ", ".join(f"{a}={b:g}" for a, b in res.overrides.items()) or "as configured"
-    head = (f"<h1>Quarter {html.escape(q.name)}: hydrogen for the Stadtteilzentrum</h1>"
-            f"<p class='sub'>{html.escape(k.get('period_start', ''))}, {k.get('steps')} steps of {k.get('step_h')} h; "
-            f"variant: {html.escape(ov)}; grid {html.escape(q.grid.code)}; dispatch {html.escape(str(k.get('dispatch')))}; "
-            f"supply {html.escape(str(k.get('supply_mode')))}</p>")
+    de = lang == "de"
+    ov = ", ".join(f"{a}={b:g}" for a, b in res.overrides.items()) or ("wie konfiguriert" if de else "as configured")
+    title = (f"Quartier {html.escape(q.name)}: Wasserstoff für das Stadtteilzentrum" if de else
+             f"Quarter {html.escape(q.name)}: hydrogen for the Stadtteilzentrum")
+    other = Path(path).name.replace(".html", ".de.html") if not de else Path(path).name.replace(".de.html", ".html")
+    head = (f"<nav class='lang'><a href='{html.escape(other)}'>{'English' if de else 'Deutsch'}</a></nav>"
+            f"<h1>{title}</h1>"
+            f"<p class='sub'>{html.escape(k.get('period_start', ''))}, {k.get('steps')} "
+            f"{'Schritte zu' if de else 'steps of'} {k.get('step_h')} h; "
+            f"{'Variante' if de else 'variant'}: {html.escape(ov)}; {'Netz' if de else 'grid'} {html.escape(q.grid.code)}; "
+            f"{'Einsatz' if de else 'dispatch'} {html.escape(str(k.get('dispatch')))}; "
+            f"{'Versorgung' if de else 'supply'} {html.escape(str(k.get('supply_mode')))}</p>")
     check = res.check
     note = ""
     if check:
         note = (f"<p class='note'>Fast power flow (lightsim2grid) checked against pandapower runpp on "
                 f"{len(check['steps'])} steps: max |ΔV| = {check['max_abs_dvm_pu']:.1e} p.u., max |Δloading| = "
                 f"{check['max_abs_dline_loading_pct']:.1e} %.</p>")
+    fixed = [f"<section id='sec-assumptions'><h2>{_t('Assumptions', lang)}</h2>{assumptions_html(res, lang)}</section>",
+             f"<section id='sec-kpis'><h2>{_t('Key figures', lang)}</h2>{kpi_table_html(k, lang)}{note}</section>",
+             f"<section id='sec-attribution'><h2>{_t('CO2 and cost attribution', lang)}</h2>"
+             f"{attribution_html(k, lang)}</section>"]
+    if res.stress is not None:
+        fixed.append(f"<section id='sec-stress'><h2>{_t('Grid stress cases', lang)}</h2>"
+                     f"{stress_html(res.stress, lang)}</section>")
     if study_table is not None and len(study_table):
-        cols = [c for c in ("variant", "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency",
-                            "co2_avoided_kg_per_a", "h2_delivered_kg_per_a", "stz_share_met_by_h2",
+        cols = [c for c in ("variant", "lcoh_period_eur_per_kg", "lcoh_delivered_period_eur_per_kg",
+                            "h2system_self_sufficiency", "co2_avoided_by_h2_kg", "cost_h2_increment_eur",
+                            "h2_produced_kg", "stz_share_met_by_h2",
                             "grid_steps_with_violation", "pareto") if c in study_table.columns]
-        tab = study_table[cols].sort_values("lcoh_eur_per_kg").to_html(
-            index=False, float_format=_num, classes="kpi", border=0)
-        parts.append(f"<section id='sec-variant-table'><h2>Variant comparison</h2>{tab}</section>")
-    doc = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Quarter {html.escape(q.name)}"
-           f"</title><style>{_CSS}</style></head><body>{head}<section id='sec-kpis'><h2>Key figures</h2>"
-           f"{kpi_table_html(k)}{note}</section>{''.join(parts)}</body></html>")
+        t = study_table[cols].sort_values("lcoh_period_eur_per_kg").copy()
+        for c in ("h2system_self_sufficiency", "stz_share_met_by_h2"):
+            if c in t:
+                t[c] = (t[c].astype(float) * 100).map(lambda v: f"{v:.1f} %")
+        labels = {"variant": "variant", "lcoh_period_eur_per_kg": "LCOH (EUR/kg)",
+                  "lcoh_delivered_period_eur_per_kg": "LCOH delivered (EUR/kg)",
+                  "h2system_self_sufficiency": "self-sufficiency", "co2_avoided_by_h2_kg": "CO2 avoided by H2 (kg)",
+                  "cost_h2_increment_eur": "cost increment H2 (EUR)", "h2_produced_kg": "H2 produced (kg)",
+                  "stz_share_met_by_h2": "STZ share from H2", "grid_steps_with_violation": "grid violations (steps)",
+                  "pareto": "Pareto"}
+        tab = t.rename(columns=labels).to_html(index=False, float_format=_num, classes="kpi", border=0)
+        parts.append(f"<section id='sec-variant-table'><h2>{_t('Variant comparison', lang)}</h2>"
+                     f"<div class='scroll'>{tab}</div><p class='note'>"
+                     + ("Zeitraumwerte (Kapital anteilig); gerankt nach dem Beitrag des Wasserstoffs."
+                        if de else "Figures of the period (capital prorated); ranked on the hydrogen increment.")
+                     + "</p></section>")
+    doc = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+           f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{title}"
+           f"</title><style>{_CSS}</style></head><body>{head}{''.join(fixed)}{''.join(parts)}</body></html>")
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(doc, encoding="utf-8")
     return p
+
+
+def render_reports(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None) -> list[Path]:
+    """The report in English (``path``) and German (``path`` with ``.de.html``), linked to each other."""
+    p = Path(path)
+    return [render_report(res, p, study_table, "en"),
+            render_report(res, p.with_name(p.name.replace(".html", ".de.html")), study_table, "de")]

@@ -34,10 +34,12 @@ import pandas as pd
 
 from h2quarters.config.scenario import Scenario
 from h2quarters.models.pv import site_pv_kw
+from h2quarters.models.storage import HydrogenTank
 from h2quarters.models.weather import load_weather
 from h2quarters.opt.plant import PlantParams
 from h2quarters.opt.settings import OptSettings
 from h2quarters.quarter import grid as qgrid
+from h2quarters.quarter.checks import check_quarter
 from h2quarters.quarter.buildings import (
     BuildingProfiles,
     BuildingSpec,
@@ -46,8 +48,10 @@ from h2quarters.quarter.buildings import (
 )
 from h2quarters.quarter.config import Quarter, load_quarter
 from h2quarters.quarter.h2site import hydrogen_scenario
-from h2quarters.quarter.kpis import quarter_kpis
-from h2quarters.quarter.supply import supply_chain
+from h2quarters.quarter.kpis import annualise_factor, quarter_kpis
+from h2quarters.quarter.meters import MeterDispatcher, MeterInputs, TrailerPlan
+from h2quarters.quarter.stress import grid_stress
+from h2quarters.quarter.supply import supply_chain, working_steps
 from h2quarters.sim.annual import SimulationResult, simulate
 from h2quarters.sim.dispatch import RuleDispatcher
 from h2quarters.sim.inputs import INPUT_COLUMNS, hydrogen_demand_kg, year_index
@@ -88,6 +92,8 @@ class QuarterResult:
     check: dict = field(default_factory=dict)
     timings_s: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
+    stress: pd.DataFrame | None = None
+    dispatch_plans: list = field(default_factory=list)  # (first step, plan arrays) of the quarter's optimiser
 
     @property
     def dt_h(self) -> float:
@@ -117,6 +123,35 @@ def optimiser_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame) -> MPC
     return MPCDispatcher(scn, settings, plant)
 
 
+def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: BuildingProfiles, sel: np.ndarray,
+                     i_school: int, i_stz: int) -> MeterDispatcher:
+    """The quarter's own dispatch: one meter per building (or a shared one, ``metering``), see
+    :mod:`h2quarters.quarter.meters`."""
+    dt_h = (inputs.index[1] - inputs.index[0]).total_seconds() / 3600.0
+    settings = OptSettings(mip_rel_gap=q.dispatch.mip_rel_gap, mpc_mip_rel_gap=q.dispatch.mip_rel_gap)
+    plant = PlantParams.from_scenario(scn, settings)
+    hp = q.backup.heat_pump
+    cop = heat_pump_cop(inputs.t_air_c.to_numpy(), hp.eta_carnot, hp.t_supply_c, hp.cop_min, hp.cop_max)
+    t = scn.tariffs
+    mi = MeterInputs(school_load_kw=prof.load_kw[sel, i_school], stz_load_kw=prof.load_kw[sel, i_stz],
+                     pv_kw=inputs.pv_kw.to_numpy(), heat_kw=prof.heat_kw[sel, i_stz], cop=cop,
+                     price=inputs.import_eur_per_kwh.to_numpy(), feed=inputs.feed_in_eur_per_kwh.to_numpy(),
+                     gas_eur_per_kwh=float(t.gas_eur_per_kwh), boiler_eta=q.backup.boiler_eta)
+    trailer = None
+    if q.supply.mode == "trailer":
+        tr = q.supply.trailer
+        assert tr is not None
+        trailer = TrailerPlan(payload_kg=tr.payload_kg, cap_kg=tr.stz_buffer_kg,
+                              working=working_steps(inputs.index, len(inputs.index), tr),
+                              lead_steps=round(tr.lead_time_h / dt_h),
+                              # every kg the fuel cell uses travels once, so a trip's cost is paid per kg in the
+                              # long run; inside a 48-h window a full trip cost would starve the fuel cell
+                              # (hydrogen is valued the same at both ends), so it only breaks ties here
+                              eur_per_trip=0.01)
+    return MeterDispatcher(plant, settings, mi, dt_h, max(2, round(q.dispatch.window_h / dt_h)),
+                           max(1, round(q.dispatch.commit_h / dt_h)), q.metering, q.backup.heat, trailer)
+
+
 _PROFILE_CACHE: dict[str, tuple] = {}
 
 
@@ -136,7 +171,8 @@ def _profiles(q: Quarter) -> tuple[pd.DataFrame, list[BuildingSpec], BuildingPro
 
 def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None = None,
                      start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None,
-                     dispatch: str | None = None, check_steps: int = 24, powerflow: bool = True) -> QuarterResult:
+                     dispatch: str | None = None, check_steps: int = 24, powerflow: bool = True,
+                     stress: bool = True) -> QuarterResult:
     """Simulate the quarter over its year (or ``[start, end)`` within it).
 
     Parameters
@@ -153,6 +189,8 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
         Number of evenly spaced steps re-solved with pandapower ``runpp`` to check the fast path (0 = none).
     powerflow : bool
         Run the grid power flows (True) or skip them (only for quick hydrogen-side studies).
+    stress : bool
+        Also run the grid stress cases (:func:`h2quarters.quarter.stress.grid_stress`; needs ``powerflow``).
 
     Returns
     -------
@@ -161,6 +199,7 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     t_all = time.perf_counter()
     if not isinstance(q, Quarter):
         q = load_quarter(q)
+    check_quarter(q)  # grid code, buses, hydrogen site: seconds, before the dispatch's minutes
     overrides = dict(overrides or {})
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -204,11 +243,16 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     method = dispatch or q.dispatch.method
     t0 = time.perf_counter()
     if method == "optimiser":
+        dispatcher = meter_dispatcher(q, scn, inputs, prof, sel, i_school, i_stz)
+    elif method == "site_mpc":
+        if q.metering != "shared":
+            raise ValueError("dispatch 'site_mpc' plans one grid connection: it needs metering: shared "
+                             "(use 'optimiser' for per-building meters)")
         dispatcher = optimiser_dispatcher(q, scn, inputs)
     elif method == "rule":
         dispatcher = RuleDispatcher(scn)
     else:
-        raise ValueError(f"dispatch '{method}' unknown: choose 'optimiser' or 'rule'")
+        raise ValueError(f"dispatch '{method}' unknown: choose 'optimiser', 'site_mpc' or 'rule'")
     site = simulate(scn, dispatcher=dispatcher, inputs=inputs)
     timings["dispatch_and_physics_s"] = time.perf_counter() - t0
     timings["optimiser_solves"] = float(len(getattr(dispatcher, "solve_times_s", [])))
@@ -217,9 +261,10 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     # --- Stadtteilzentrum heat backup ---
     heat_backup = ts.heat_backup_kw.to_numpy()
     bk = q.backup
+    hp = bk.heat_pump
+    cop_ref = heat_pump_cop(inputs.t_air_c.to_numpy(), hp.eta_carnot, hp.t_supply_c, hp.cop_min, hp.cop_max)
     if bk.heat == "heat_pump":
-        hp = bk.heat_pump
-        cop = heat_pump_cop(inputs.t_air_c.to_numpy(), hp.eta_carnot, hp.t_supply_c, hp.cop_min, hp.cop_max)
+        cop = cop_ref
         hp_el = heat_backup / cop
         gas = np.zeros_like(heat_backup)
     else:
@@ -238,7 +283,7 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     extra = pd.DataFrame({
         "school_load_kw": prof.load_kw[sel, i_school], "stz_load_kw": prof.load_kw[sel, i_stz],
         "stz_heat_kw": prof.heat_kw[sel, i_stz], "stz_heat_pump_kw": hp_el, "stz_heat_pump_cop": cop,
-        "stz_backup_gas_kw": gas,
+        "stz_backup_gas_kw": gas, "stz_heat_pump_cop_ref": cop_ref,
         "school_net_kw": load_b[:, i_school] - gen_b[:, i_school], "stz_net_kw": load_b[:, i_stz] - gen_b[:, i_stz],
         "residential_load_kw": np.delete(prof.load_kw[sel], [i_school, i_stz], axis=1).sum(axis=1),
         "residential_pv_kw": np.delete(prof.pv_kw[sel], [i_school, i_stz], axis=1).sum(axis=1),
@@ -288,9 +333,12 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
         tsq["grid_mv_export_kw"] = np.maximum(-net_q, 0.0)
         tsq["grid_losses_kw"] = 0.0
 
-    hours = len(idx) * site.dt_h
-    annualise = 8760.0 / hours
-    sup = supply_chain(ts.fc_h2_kg.to_numpy(), site.dt_h, q.supply, annualise, scn.costs.discount_rate)
+    annualise = annualise_factor(len(idx) * site.dt_h)
+    pool = ts.tank_m_kg.to_numpy() - HydrogenTank(scn.storage).m_min_kg
+    planned = getattr(dispatcher, "deliveries", None) if getattr(dispatcher, "trailer", None) else None
+    sup = supply_chain(ts.fc_h2_kg.to_numpy(), site.dt_h, q.supply, annualise, scn.costs.discount_rate,
+                       index=idx, pool_usable_kg=pool, deliveries=planned,
+                       pool_start_kg=site.m_tank_start_kg - HydrogenTank(scn.storage).m_min_kg)
     if "buffer_kg" in sup:
         tsq["stz_h2_buffer_kg"] = sup["buffer_kg"]
         tsq["trailer_trips"] = sup["trips_per_step"]
@@ -298,6 +346,11 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
     res = QuarterResult(quarter=q, scenario=scn, specs=specs, profiles=prof, site=site, timeseries=tsq,
                         building_load_kw=load_b, building_gen_kw=gen_b, qnet=qnet, powerflow=pf, violations=viol,
                         supply=sup, kpis={}, check=check, timings_s=timings, overrides=overrides)
+    if powerflow and stress:
+        t0 = time.perf_counter()
+        res.stress = grid_stress(res)
+        res.timings_s["grid_stress_s"] = time.perf_counter() - t0
+    res.dispatch_plans = list(getattr(dispatcher, "plans", []))
     res.kpis = quarter_kpis(res)
     res.timings_s["total_s"] = time.perf_counter() - t_all
     res.kpis["runtime_s"] = res.timings_s
@@ -337,6 +390,9 @@ def save_result(res: QuarterResult, out: str | Path) -> dict[str, Path]:
         paths["line_loading"] = out / "grid_line_loading_pct.csv"
         pd.DataFrame(res.powerflow.line_loading_pct, index=res.timeseries.index, columns=net.line.name).to_csv(
             paths["line_loading"], float_format="%.4f")
+    if res.stress is not None:
+        paths["grid_stress"] = out / "grid_stress_cases.csv"
+        res.stress.to_csv(paths["grid_stress"], index=False, float_format="%.6g")
     with paths["kpis"].open("w", encoding="utf-8") as fh:
         json.dump({"kpis": res.kpis, "violations": res.violations, "fast_path_check": res.check,
                    "supply": {k: v for k, v in res.supply.items() if k not in ("trips_per_step", "buffer_kg")},

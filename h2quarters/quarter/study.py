@@ -8,7 +8,10 @@ with the same run settings, so an interrupted study resumes where it stopped. A 
 given.
 
 The comparison keeps the trade-off between LCOH (lower is better), the hydrogen system's self-sufficiency and
-the CO2 it avoids (higher is better); the Pareto set holds the variants no other variant beats in all three.
+the CO2 the *hydrogen* avoids against the same quarter with PV and heat pump but no hydrogen (higher is better;
+negative when hydrogen adds CO2); the Pareto set holds the variants no other variant beats in all three. The
+objectives are figures of the simulated period (the LCOH with the capital prorated to it), so a short study
+ranks without pretending to know the year; its ``…_per_a`` columns stay empty.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ import pandas as pd
 from h2quarters.quarter.h2site import check_overrides
 
 #: Objectives of the Pareto set: (KPI key, +1 maximise / -1 minimise).
-OBJECTIVES: tuple[tuple[str, int], ...] = (("lcoh_eur_per_kg", -1), ("h2system_self_sufficiency", +1),
-                                           ("co2_avoided_kg_per_a", +1))
+OBJECTIVES: tuple[tuple[str, int], ...] = (("lcoh_period_eur_per_kg", -1), ("h2system_self_sufficiency", +1),
+                                           ("co2_avoided_by_h2_kg", +1))
 #: KPI columns kept in the comparison table.
 TABLE_COLUMNS = [
-    "lcoh_eur_per_kg", "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency", "quarter_self_sufficiency",
-    "co2_avoided_kg_per_a", "h2_produced_kg_per_a", "h2_delivered_kg_per_a", "stz_share_met_by_h2",
-    "stz_cost_eur_per_kwh", "trailer_trips_per_a", "grid_v_min_pu", "grid_v_max_pu", "grid_line_loading_max_pct",
+    "annualised", "lcoh_period_eur_per_kg", "lcoh_eur_per_kg", "lcoh_delivered_period_eur_per_kg",
+    "lcoh_delivered_eur_per_kg", "h2system_self_sufficiency", "quarter_self_sufficiency",
+    "co2_avoided_by_h2_kg", "co2_avoided_by_h2_kg_per_a", "co2_saved_by_pv_hp_kg", "cost_h2_increment_eur",
+    "cost_h2_increment_eur_per_a", "h2_produced_kg", "h2_produced_kg_per_a", "h2_delivered_kg_per_a",
+    "stz_share_met_by_h2", "stz_cost_period_eur_per_kwh", "trailer_trips", "trailer_trips_per_a", "fc_h2_short_kg",
+    "grid_v_min_pu", "grid_v_max_pu", "grid_line_loading_max_pct",
     "grid_trafo_loading_max_pct", "grid_steps_with_violation", "h2_vented_kg", "balance_max_rel_h2",
 ]
 
@@ -78,13 +84,29 @@ def variant_id(overrides: dict[str, float]) -> str:
     return "__".join(f"{k}={overrides[k]:g}" for k in sorted(overrides)) or "base"
 
 
+class StudyError(ValueError):
+    """A study could not run: bad input found on a worker, or the scheduler is unreachable."""
+
+
 def run_variant(quarter_path: str, overrides: dict[str, float], start: str | None, end: str | None,
-                dispatch: str | None, powerflow: bool = True) -> dict:
-    """Simulate one variant and return its KPIs (runs on a Dask worker)."""
+                dispatch: str | None, powerflow: bool = True, year: int | None = None) -> dict:
+    """Simulate one variant and return its KPIs (runs on a Dask worker).
+
+    A bad input found on the worker (``ValueError``, including configuration errors) comes back as
+    ``{"error": message}`` instead of an exception: configuration errors do not survive pickling, and the
+    client reports it as one line like any other input error.
+    """
+    from h2quarters.quarter.config import load_quarter
     from h2quarters.quarter.simulate import simulate_quarter
 
-    res = simulate_quarter(quarter_path, overrides=overrides, start=start, end=end, dispatch=dispatch,
-                           check_steps=0, powerflow=powerflow)
+    try:
+        q = load_quarter(quarter_path)
+        if year is not None:
+            q = q.model_copy(update={"year": year})
+        res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
+                               check_steps=0, powerflow=powerflow, stress=False)
+    except (ValueError, RuntimeError) as exc:  # bad input, or a dispatch window no solver run could plan
+        return {"error": str(exc), "worker_pid": os.getpid()}
     k = dict(res.kpis)
     k["worker_pid"] = os.getpid()
     return json.loads(json.dumps(k, default=_jsonable))
@@ -122,19 +144,20 @@ class StudyResult:
 
 
 def _settings_key(quarter_path: str, start: str | None, end: str | None, dispatch: str | None,
-                  powerflow: bool) -> str:
+                  powerflow: bool, year: int | None = None) -> str:
     q = Path(quarter_path)
     files = sorted(q.glob("*.yaml")) if q.is_dir() else [q]
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
-    h.update(repr((start, end, dispatch, powerflow)).encode())
+    h.update(repr((start, end, dispatch, powerflow) + ((year,) if year is not None else ())).encode())
     return h.hexdigest()[:16]
 
 
 def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str | Path,
               scheduler: str | None = None, n_workers: int = 2, start: str | None = None, end: str | None = None,
-              dispatch: str | None = None, powerflow: bool = True, progress: bool = True) -> StudyResult:
+              dispatch: str | None = None, powerflow: bool = True, progress: bool = True,
+              year: int | None = None, connect_timeout_s: float = 10.0) -> StudyResult:
     """Run every combination of ``vary`` on Dask and write the comparison.
 
     Parameters
@@ -157,6 +180,15 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
         Include the yearly power flows (grid KPIs).
     progress : bool
         Show a tqdm progress bar.
+    year : int, optional
+        Calendar year instead of the quarter file's.
+    connect_timeout_s : float
+        How long to wait for ``scheduler`` before giving up with :class:`StudyError`.
+
+    Raises
+    ------
+    StudyError
+        The scheduler is unreachable, or a variant failed on a worker with a bad input (message from there).
     """
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
@@ -165,7 +197,7 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
     out = Path(out)
     vdir = out / "variants"
     vdir.mkdir(parents=True, exist_ok=True)
-    key = _settings_key(quarter_path, start, end, dispatch, powerflow)
+    key = _settings_key(quarter_path, start, end, dispatch, powerflow, year)
     variants = expand(vary)
     done: dict[str, dict] = {}
     todo: list[dict[str, float]] = []
@@ -184,18 +216,27 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=f"{connect_timeout_s}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise StudyError(f"--scheduler {scheduler}: no Dask scheduler answered within {connect_timeout_s:g} s "
+                             f"({type(exc).__name__}); start one (dask scheduler) or leave --scheduler out for a "
+                             f"local cluster") from None
     else:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     address = client.scheduler.address
     try:
-        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, pure=False,
+        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, year, pure=False,
                                  key=f"quarter-variant-{variant_id(ov)}-{key}"): ov for ov in todo}
         bar = tqdm(total=len(variants), initial=n_resumed, desc="variants", unit="variant", disable=not progress)
         for fut in as_completed(futures):
             ov = futures[fut]
             k = fut.result()
+            if "error" in k:
+                for f in futures:
+                    f.cancel()
+                raise StudyError(f"variant {variant_id(ov)}: {k['error']}")
             rec = {"variant": variant_id(ov), "overrides": ov, "settings_key": key, "kpis": k}
             tmp = vdir / f".{variant_id(ov)}.json.tmp"
             tmp.write_text(json.dumps(rec, indent=1), encoding="utf-8")

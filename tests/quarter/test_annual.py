@@ -31,6 +31,8 @@ def test_annual_quarter(wesertor_dir, tmp_path) -> None:
     assert r.check["max_abs_dvm_pu"] < 1e-6
     assert k["h2_produced_kg"] > 100 and k["h2_vented_kg"] == 0.0
     assert k["unserved_electricity_kwh"] == 0.0
-    assert np.isfinite(k["lcoh_eur_per_kg"]) and k["co2_avoided_kg_per_a"] > 0
+    assert np.isfinite(k["lcoh_eur_per_kg"]) and k["annualised"] is True
+    assert k["co2_avoided_by_h2_kg_per_a"] == pytest.approx(-k["co2_h2_increment_kg_per_a"])
+    assert k["co2_saved_by_pv_hp_kg"] > 0  # the school PV displaces grid electricity
     paths = save_result(r, tmp_path)
     assert paths["kpis"].stat().st_size > 0 and paths["bus_vm"].stat().st_size > 0

@@ -26,6 +26,6 @@ def test_quarter_cli_errors(wesertor_dir: Path, tmp_path: Path) -> None:
                                  "--out", str(tmp_path)])
     assert r.exit_code == 2 and "tank_kg=0" in r.output and "allowed range" in r.output
     r = CliRunner().invoke(app, ["quarter", "simulate", str(wesertor_dir), "--dispatch", "magic"])
-    assert r.exit_code == 2 and "optimiser or rule" in r.output
+    assert r.exit_code == 2 and "choose optimiser, site_mpc or rule" in r.output
     r = CliRunner().invoke(app, ["quarter", "study", str(wesertor_dir), "--vary", "pv_kwp"])
     assert r.exit_code == 2 and "expected name=" in r.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from h2quarters.models.storage import h2_density_kg_per_m3
@@ -16,19 +17,45 @@ from h2quarters.quarter.supply import (
 )
 
 TR = Trailer(distance_km=0.4, payload_kg=10.0, stz_buffer_kg=20.0, vehicle_kwh_per_km=0.3,
-             vehicle_co2_g_per_kwh=400.0, handling_h_per_trip=1.0, labour_eur_per_h=50.0, vehicle_eur_per_km=0.5)
+             vehicle_co2_g_per_kwh=400.0, handling_h_per_trip=1.0, labour_eur_per_h=50.0, vehicle_eur_per_km=0.5,
+             lead_time_h=0.0)
 
 
 def test_trailer_trips_and_costs() -> None:
     use = np.full(100, 0.7)  # 70 kg over the period; 20 kg in the buffer at the start
     r = trailer_logistics(use, TR)
-    assert r["trips"] == math.ceil((70 - 20) / 10)
-    assert r["buffer_min_kg"] >= 0.0
+    # whole bundles: one arrives whenever a place is empty, and the buffer is refilled at the end
+    assert r["trips_during_period"] == math.ceil((70 - 10) / 10)
+    assert r["trips"] == r["trips_during_period"] + r["trips_end_refill"]
+    assert r["buffer_end_kg"] + r["trips_end_refill"] * 10 >= 20 - 1e-9  # starting stock is not given away
+    assert r["buffer_min_kg"] >= 0.0 and r["h2_short_kg"] == 0.0
     assert r["km"] == pytest.approx(r["trips"] * 0.8)
     assert r["vehicle_energy_kwh"] == pytest.approx(r["km"] * 0.3)
     assert r["transport_cost_eur"] == pytest.approx(r["trips"] * 50 + r["km"] * 0.5)
     # mass: start buffer + deliveries = used + end buffer
-    assert 20 + r["trips"] * 10 == pytest.approx(70 + r["buffer_kg"][-1])
+    assert 20 + r["trips_during_period"] * 10 == pytest.approx(70 + r["buffer_kg"][-1])
+
+
+def test_trailer_working_hours_lead_time_and_forecast() -> None:
+    """Deliveries only Mon–Fri 7–16 h, ordered 24 h ahead on the past week's use; the pool limits filling."""
+    idx = pd.date_range("2025-03-03", periods=24 * 28, freq="1h", tz="Europe/Berlin")  # four weeks from a Monday
+    use = np.full(idx.size, 0.05)  # 1.2 kg/day
+    tr = TR.model_copy(update={"lead_time_h": 24.0})
+    r = trailer_logistics(use, tr, index=idx, dt_h=1.0)
+    arrivals = idx[r["trips_per_step"] > 0]
+    assert len(arrivals) > 0
+    assert (arrivals.dayofweek < 5).all() and ((arrivals.hour >= 7) & (arrivals.hour < 16)).all()
+    assert r["h2_short_kg"] == 0.0  # a steady use is forecast well enough
+    # the first bundle place empties after 10 kg / 1.2 kg/day ≈ 8.3 days; with 24 h lead time the bundle
+    # comes at least a day after that order
+    assert arrivals[0] - idx[0] >= pd.Timedelta(hours=8.3 * 24 + 24)
+    # mass over the period, with the starting buffer inside it
+    assert r["buffer_start_kg"] + r["trips_during_period"] * 10 == pytest.approx(use.sum() + r["buffer_end_kg"])
+    # an empty school tank cannot fill a bundle: the fuel cell then runs short, and that is reported
+    r0 = trailer_logistics(use, tr, index=idx, dt_h=1.0, pool_usable_kg=np.full(idx.size, 5.0))
+    # the pool is given after each step's use, so before the first use it held 5 + 0.05 kg
+    assert r0["buffer_start_kg"] == pytest.approx(5.05)
+    assert r0["trips_during_period"] == 0 and r0["h2_short_kg"] > 0
 
 
 def test_trailer_rejects_negative_use() -> None:

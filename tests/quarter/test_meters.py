@@ -1,0 +1,68 @@
+"""Per-building meters in the dispatch: the optimiser's cost terms are the KPIs' bills; hydrogen reaches the
+Stadtteilzentrum only in whole bundles on working days; a shared connection is billed as one meter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from h2quarters.quarter.meters import meter_bills_eur
+from h2quarters.quarter.simulate import simulate_quarter
+
+
+def test_optimiser_cost_terms_equal_the_kpi_bills(week_result) -> None:
+    """For every plan of the run, the meters' part of the objective equals meter_bills_eur (the function the
+    KPIs bill with) of the planned net flows; and the KPIs' bills are that function on the realised flows."""
+    r = week_result
+    disp_plans = r.dispatch_plans
+    assert len(disp_plans) == 7
+    dt = r.dt_h
+    for _, p in disp_plans:
+        terms = float(np.sum(p["price"] * (p["imp_s"] + p["imp_z"]) - p["feed"] * (p["exp_s"] + p["exp_z"])) * dt)
+        bills = meter_bills_eur({"school": p["school_net_kw"], "stz": p["stz_net_kw"]}, dt, p["price"], p["feed"])
+        assert terms == pytest.approx(bills["school"] + bills["stz"], abs=1e-6)
+        # the meter variables are the net flows of each building's own balance
+        assert np.allclose(p["imp_s"] - p["exp_s"], p["school_net_kw"], atol=1e-6)
+        assert np.allclose(p["imp_z"] - p["exp_z"], p["stz_net_kw"], atol=1e-6)
+    ts = r.timeseries
+    k = r.kpis
+    price = ts.import_eur_per_kwh.to_numpy()
+    feed = ts.feed_in_eur_per_kwh.to_numpy()
+    realised = meter_bills_eur({"school": ts.school_net_kw.to_numpy(), "stz": ts.stz_net_kw.to_numpy()}, dt,
+                               price, feed)
+    assert k["bill_school_eur"] == pytest.approx(realised["school"], rel=1e-12)
+    # the STZ's bill: its meter plus backup gas (none with the heat pump)
+    assert k["bill_stz_eur"] == pytest.approx(realised["stz"], rel=1e-12)
+
+
+def test_hydrogen_moves_only_in_bundles(week_result) -> None:
+    r = week_result
+    ts = r.timeseries
+    tr = r.quarter.supply.trailer
+    trips = ts.trailer_trips.to_numpy()
+    arrived = ts.index[trips > 0]
+    # whole bundles, on working days within working hours
+    assert np.all(trips == np.round(trips))
+    assert np.isin(arrived.dayofweek, tr.work_days).all()
+    assert ((arrived.hour >= tr.work_start_h) & (arrived.hour < tr.work_end_h)).all()
+    # the fuel cell never uses hydrogen the buffer does not hold: start + bundles − used = end ≥ 0
+    s = r.supply
+    assert s["h2_short_kg"] == pytest.approx(0.0, abs=1e-6)
+    assert s["buffer_start_kg"] + s["trips_during_period"] * tr.payload_kg == pytest.approx(
+        ts.fc_h2_kg.sum() + s["buffer_end_kg"], abs=1e-6)
+
+
+def test_shared_connection_is_one_meter(wesertor_dir) -> None:
+    from h2quarters.quarter.config import load_quarter
+
+    q = load_quarter(wesertor_dir).model_copy(update={"metering": "shared"})
+    r = simulate_quarter(q, start="2025-05-05", end="2025-05-07", check_steps=0, powerflow=False)
+    k = r.kpis
+    ts = r.timeseries
+    both = ts.school_net_kw.to_numpy() + ts.stz_net_kw.to_numpy()
+    shared = meter_bills_eur({"shared": both}, r.dt_h, ts.import_eur_per_kwh.to_numpy(),
+                             ts.feed_in_eur_per_kwh.to_numpy())["shared"]
+    assert k["metering"] == "shared"
+    assert k["bill_school_eur"] + k["bill_stz_eur"] == pytest.approx(shared, rel=1e-12)
+    for _, p in r.dispatch_plans:
+        assert "imp_x" in p and "imp_s" not in p

@@ -26,7 +26,7 @@ VARIANT_PARAMS: dict[str, tuple[float, float]] = {
     "electrolyser_kw": (0.5, 5_000.0),
     "tank_kg": (0.5, 50_000.0),
 }
-UNIT_KW = 2.4  # rated power of the reference electrolyser unit (Enapter EL 2.1 datasheet)
+UNIT_KW = 2.35  # stack DC power of one reference unit: Enapter EL 2.1's 2.4 kW input − 0.05 kW BoP (oskar-von-miller calibration)
 
 
 def check_overrides(overrides: dict[str, float]) -> dict[str, float]:

@@ -93,6 +93,6 @@ def test_overrides_scale_the_site(wesertor_dir: Path) -> None:
     assert s.electrolyser.p_rated_kw == 24 and s.electrolyser.n_stacks == 10
     assert HydrogenTank(s.storage).m_usable_kg == pytest.approx(100, rel=1e-9)
     # costs scale with size
-    assert s.costs.electrolyser.capex_eur == pytest.approx(base.costs.electrolyser.capex_eur * 24 / 14.4)
+    assert s.costs.electrolyser.capex_eur == pytest.approx(base.costs.electrolyser.capex_eur * 24 / base.electrolyser.p_rated_kw)
     assert s.costs.storage.capex_eur / base.costs.storage.capex_eur == pytest.approx(
         100 / HydrogenTank(base.storage).m_usable_kg)

@@ -11,9 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from h2quarters.api import routes_auth, routes_control, routes_plant
-from h2quarters.api.auth import TokenService
+from h2quarters.api.auth import LoginGuard, TokenService
 from h2quarters.api.deps import ApiContext
-from h2quarters.api.limits import BodySizeLimit, RateLimiter
+from h2quarters.api.limits import BodySizeLimit
 from h2quarters.control.controller import Controller
 from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
@@ -74,7 +74,8 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app.state.ctx = ApiContext(store=store, hub=hub, rmap=rmap, settings=settings,
                                tokens=TokenService(store, settings.token_ttl_s), controller=controller,
                                scenario=scenario)
-    app.state.login_limiter = RateLimiter(settings.login_rate_per_min, 60.0)
+    app.state.login_guard = LoginGuard(settings.login_rate_per_min, settings.login_fail_per_account,
+                                       settings.login_lock_s)
     app.include_router(routes_auth.router)
     app.include_router(routes_plant.router)
     app.include_router(routes_control.router)

@@ -67,7 +67,6 @@ def serve(
     from h2quarters.store import Store
     from h2quarters.store.instance import InstanceLock, InstanceLocked, default_data_dir, private_dir
 
-    os.umask(0o077)  # everything this server creates (database, WAL, keys, plant state) is owner-only
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_control_settings(config)
@@ -118,6 +117,7 @@ def serve(
     except InstanceLocked as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(3) from None
+    os.umask(0o077)  # everything this server creates from here (WAL, keys, plant state) is owner-only
 
     # the control loop shares the interpreter with the web server: hand the GIL over sooner (default 5 ms) so a
     # waking control cycle is not held up behind request handling

@@ -127,9 +127,8 @@ async def set_setpoint(body: SetpointRequest, c: Ctx, p: Commander) -> JSONRespo
     try:
         ctl.check_setpoint(body.name, body.value)
     except SetpointInvalid as exc:
-        raise HTTPException(422, {"code": "setpoint.invalid", "field": exc.field, "value": exc.value,
-                                  "limit": exc.limit, "message": str(exc),
-                                  "params": {"field": exc.field, "value": exc.value, "limit": exc.limit}}) from None
+        raise HTTPException(422, {"code": exc.code, "field": exc.field, "value": exc.value,
+                                  "limit": exc.limit, "message": str(exc), "params": exc.params}) from None
     return await _run(ctl, CommandRequest("setpoint", body.name, body.value, p.name, p.role, "api",
                                           body.command_id or ""))
 

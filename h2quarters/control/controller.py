@@ -74,9 +74,12 @@ class SetpointInvalid(ValueError):
     Attributes ``field``, ``value`` and ``limit`` name the offending field, value and allowed range.
     """
 
-    def __init__(self, field: str, value: Any, limit: str) -> None:
+    def __init__(self, field: str, value: Any, limit: str, code: str = "setpoint.invalid",
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__(f"{field} = {value!r} refused: {limit}")
         self.field, self.value, self.limit = field, value, limit
+        self.code = code  # message code and parameters: the HMI words them in its language
+        self.params = {"field": field, "value": value, "limit": limit, **(params or {})}
 
 
 class CommandRefused(RuntimeError):
@@ -431,9 +434,17 @@ class Controller:
             raise SetpointInvalid("name", name, f"settable signals are {list(MANUAL_SETPOINTS)}")
         if isinstance(value, bool) and self.rmap[name].dtype != "bool":
             raise SetpointInvalid(name, value, "expected a number")
+        sig = self.rmap[name]
         try:
-            return self.rmap[name].check_value(value)
+            return sig.check_value(value)
         except WriteRefused as exc:
+            try:
+                lo, hi = sig.limits()
+            except ValueError:
+                lo, hi = -math.inf, math.inf
+            if isinstance(value, (int, float)) and math.isfinite(lo) and math.isfinite(hi):
+                raise SetpointInvalid(name, value, exc.reason, "setpoint.range",
+                                      {"min": lo, "max": hi, "unit": sig.unit or ""}) from None
             raise SetpointInvalid(name, value, exc.reason) from None
 
     def submit(self, req: CommandRequest) -> cf.Future[CommandRecord]:

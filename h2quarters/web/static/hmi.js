@@ -167,7 +167,7 @@ async function loadAudit() {
     const role = I18N.dict["role." + c.role] !== undefined ? t("role." + c.role) : c.role;
     const kind = I18N.dict["kind." + c.kind] !== undefined ? t("kind." + c.kind) : c.kind;
     const val = typeof c.value === "number" ? num(c.value, 3) : typeof c.value === "boolean" ? (c.value ? t("ui.on") : t("ui.off")) : c.kind === "mode" || c.target === "mode" ? (c.value ? t("mode." + c.value) : "—") : JSON.stringify(c.value);
-    for (const txt of [tstr(c.t_ms), c.user_name + " (" + role + ")", c.source, kind + " " + sigName(c.target), val, t("cmd.status." + c.status) + (c.detail && c.status !== "ok" ? " – " + detailText(c.detail) : "")]) {
+    for (const txt of [tstr(c.t_ms), c.user_name + " (" + role + ")", c.source, (c.target === "mode" ? kind : kind + " " + sigName(c.target)), val, t("cmd.status." + c.status) + (c.detail && c.status !== "ok" ? " – " + detailText(c.detail) : "")]) {
       const td = document.createElement("td"); td.textContent = txt; tr.appendChild(td);
     }
     tb.appendChild(tr);

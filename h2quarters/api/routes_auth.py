@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from h2quarters.api import auth as A
@@ -122,9 +122,11 @@ async def login(body: LoginRequest, request: Request, response: Response, c: Ctx
 
 @router.post("/auth/token", summary="OAuth2 password flow (for API clients and the OpenAPI page)",
              responses=LOGIN_ERRORS)
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, c: Ctx) -> TokenResponse:
-    """Bearer token for ``username``/``password`` (no cookie)."""
-    tok, exp, u = await _login(c, request, form.username, form.password)
+async def token(username: Annotated[str, Form(min_length=1, max_length=64)],
+                password: Annotated[str, Form(min_length=1, max_length=256)], request: Request, c: Ctx
+                ) -> TokenResponse:
+    """Bearer token for ``username``/``password`` (OAuth2 password form; no cookie)."""
+    tok, exp, u = await _login(c, request, username, password)
     return TokenResponse(access_token=tok, token_type="bearer", expires=exp, name=u["name"], role=u["role"])
 
 

@@ -52,6 +52,8 @@ def serve(
                                                       "default from the settings, 5020).")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM) of --tls-cert.")] = None,
+    plant_speed: Annotated[float, typer.Option(help="Virtual plant time per wall-clock second (1 = real time; "
+                                                    "soak tests run faster).", min=0.01, max=1000.0)] = 1.0,
 ) -> None:
     """Start the virtual PLC (or connect to a real one), the controller and the web HMI; print the URL.
 
@@ -131,7 +133,13 @@ def serve(
         typer.echo(f"    user: admin    password: {pw}")
         typer.echo("Create engineers with: h2q user add NAME --role engineer")
         typer.echo("=" * 72)
-    rt = Runtime(settings, sc, virtual_plc=virtual, store=store).start()
+    plc_settings = None
+    if virtual and plant_speed != 1.0:
+        from h2quarters.plc.settings import PlcSettings
+
+        plc_settings = PlcSettings(bind_host=settings.plc_host, modbus_port=settings.plc_port,
+                                   watchdog_timeout_ms=settings.watchdog_timeout_ms, speed=plant_speed)
+    rt = Runtime(settings, sc, virtual_plc=virtual, store=store, plc_settings=plc_settings).start()
     web = create_app(store, rt.hub, rt.rmap, settings, controller=rt.controller, scenario=sc)
     where = f"virtual PLC Modbus tcp://{settings.plc_host}:{rt.plc_port}" if virtual else f"PLC {plc}"
     typer.echo(f"h2quarters: {sc.name}, {where}, controller start mode {settings.start_mode}, "
@@ -161,20 +169,44 @@ def serve(
         lock.release()
 
 
+def _user_db(db: str | None, data_dir: Path | None, config: Path | None, scenario: Path) -> str:
+    """The database a user command works on: ``--db``, else the settings file's, else the data directory's."""
+    from h2quarters.control.settings import load_control_settings
+    from h2quarters.store.instance import default_data_dir
+
+    if db:
+        return db
+    s = load_control_settings(config)
+    if "db_url" in s.model_fields_set:
+        return s.db_url
+    if data_dir is None:
+        from h2quarters.config import load_scenario
+
+        data_dir = default_data_dir(load_scenario(scenario).name)
+    return f"sqlite:///{data_dir.expanduser() / 'h2q.db'}"
+
+
+DbOpt = Annotated[str | None, typer.Option(help="Database URL (default: the data directory's).")]
+DataDirOpt = Annotated[Path | None, typer.Option(help="Data directory (default ~/.local/share/h2quarters/<site>).")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="Controller settings YAML.")]
+ScenarioOpt = Annotated[Path, typer.Option(help="Scenario (names the default data directory).")]
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, - _ .).")],
     role: Annotated[str, typer.Option(help="admin, engineer, teacher, student, planner or viewer.")] = "viewer",
-    db: Annotated[str | None, typer.Option(help="Database URL (default from the settings).")] = None,
-    config: Annotated[Path | None, typer.Option(help="Controller settings YAML.")] = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    scenario: ScenarioOpt = DEFAULT_SCENARIO,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Create a user; the password is asked twice (or read from stdin), hashed with argon2."""
     from h2quarters.api.auth import add_user
-    from h2quarters.control.settings import load_control_settings
     from h2quarters.store import Store
 
-    url = db or load_control_settings(config).db_url
+    url = _user_db(db, data_dir, config, scenario)
     if password_stdin:
         pw = sys.stdin.readline().rstrip("\n")
     else:
@@ -191,3 +223,49 @@ def user_add(
     finally:
         store.close()
     typer.echo(f"user {name} ({role}) created")
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = None, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+              scenario: ScenarioOpt = DEFAULT_SCENARIO) -> None:
+    """List users (name, role, active)."""
+    from h2quarters.store import Store
+
+    store = Store(_user_db(db, data_dir, config, scenario))
+    try:
+        for u in store.list_users():
+            typer.echo(f"{u['name']:<24} {u['role']:<10} {'active' if u['active'] else 'disabled'}")
+    finally:
+        store.close()
+
+
+@user_app.command("set")
+def user_set(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str | None, typer.Option(help="New role.")] = None,
+    active: Annotated[bool | None, typer.Option("--enable/--disable", help="Enable or disable the account.")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the account.")] = False,
+    db: DbOpt = None, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+    scenario: ScenarioOpt = DEFAULT_SCENARIO,
+) -> None:
+    """Change a user's role, disable/enable or delete it; sessions of the user are revoked (a running server
+    sees a disabled or changed account within 5 s)."""
+    from h2quarters.api import auth as A
+    from h2quarters.store import Store
+
+    store = Store(_user_db(db, data_dir, config, scenario))
+    try:
+        if delete:
+            A.delete_user(store, name)
+        else:
+            A.update_user(store, name, role=role, active=active)
+        store.revoke_sessions(user_name=name)
+    except KeyError:
+        typer.echo(f"user {name!r} not found", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"user {name} {'deleted' if delete else 'updated'}")

@@ -95,6 +95,14 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
                     for code in codes:
                         res.setdefault(code, {"description": _ERROR_TEXT[int(code)], "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+            # history: the signal names the store keeps, as a pattern (generated clients and fuzzers send valid
+            # lists; the route itself answers 422 naming an unknown signal)
+            from h2quarters.control.controller import STORED_DTYPES
+
+            names = "|".join(sorted(sg.name for sg in rmap.signals if sg.dtype in STORED_DTYPES))
+            for prm in doc.get("paths", {}).get("/api/history", {}).get("get", {}).get("parameters", []):
+                if prm.get("name") == "signals":
+                    prm["schema"]["pattern"] = f"^(?:{names})(?:,(?:{names})){{0,19}}$"
             doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(
                 "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
             app.openapi_schema = doc

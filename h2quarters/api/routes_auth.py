@@ -148,10 +148,10 @@ def me(p: Annotated[Principal, Depends(principal)]) -> Me:
 
 
 @router.post("/auth/password", summary="Change the own password (ends the user's other sessions)",
-             responses=errors(401, 422, 429))
+             responses=errors(401, 403, 422, 429))
 async def own_password(body: PasswordChange, request: Request, response: Response, c: Ctx,
                        p: Annotated[Principal, Depends(principal)]) -> TokenResponse:
-    """Checks the current password (422 if wrong, throttled like a login), sets the new one, revokes every
+    """Checks the current password (403 if wrong, throttled like a login), sets the new one, revokes every
     session of the user and returns a fresh token (also as cookie)."""
     guard: A.LoginGuard = request.app.state.login_guard
     if guard.locked_for_s(p.name):
@@ -160,7 +160,7 @@ async def own_password(body: PasswordChange, request: Request, response: Respons
     u = await run_in_threadpool(c.tokens.login, p.name, body.old_password)
     if u is None:
         guard.failed(p.name)
-        raise HTTPException(422, {"code": "password.wrong", "field": "old_password", "message": "current password "
+        raise HTTPException(403, {"code": "password.wrong", "field": "old_password", "message": "current password "
                                   "is wrong", "params": {}})
     await run_in_threadpool(A.change_password, c.store, p.name, body.new_password)
     c.tokens.revoke_user(p.name)

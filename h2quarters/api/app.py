@@ -11,9 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_plant
-from h2quarters.api.auth import TokenService
-from h2quarters.api.deps import ApiContext
-from h2quarters.api.limits import BodySizeLimit, RateLimiter
+from h2quarters.api.auth import LoginGuard, TokenService
+from h2quarters.api.deps import _ERROR_TEXT, ApiContext, ErrorBody
+from h2quarters.api.limits import BodySizeLimit
 from h2quarters.control.controller import Controller
 from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
@@ -74,11 +74,42 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app.state.ctx = ApiContext(store=store, hub=hub, rmap=rmap, settings=settings,
                                tokens=TokenService(store, settings.token_ttl_s), controller=controller,
                                scenario=scenario)
-    app.state.login_limiter = RateLimiter(settings.login_rate_per_min, 60.0)
+    app.state.login_guard = LoginGuard(settings.login_rate_per_min, settings.login_fail_per_account,
+                                       settings.login_lock_s)
     app.include_router(routes_auth.router)
     app.include_router(routes_plant.router)
     app.include_router(routes_control.router)
     app.include_router(routes_kpi.router)
+
+    def openapi() -> dict[str, Any]:
+        # errors every operation with a body can answer (malformed JSON, too large, invalid fields) are documented
+        # once here instead of on each route; the rest are named per route
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for ops in doc.get("paths", {}).values():
+                for op in ops.values():
+                    res = op.setdefault("responses", {})
+                    codes = (["400", "413", "422"] if "requestBody" in op else []) + \
+                        (["422"] if op.get("parameters") else [])
+                    for code in codes:
+                        res.setdefault(code, {"description": _ERROR_TEXT[int(code)], "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+            # history: the signal names the store keeps, as a pattern (generated clients and fuzzers send valid
+            # lists; the route itself answers 422 naming an unknown signal)
+            from h2quarters.control.controller import STORED_DTYPES
+
+            names = "|".join(sorted(sg.name for sg in rmap.signals if sg.dtype in STORED_DTYPES))
+            for prm in doc.get("paths", {}).get("/api/history", {}).get("get", {}).get("parameters", []):
+                if prm.get("name") == "signals":
+                    prm["schema"]["pattern"] = f"^(?:{names})(?:,(?:{names})){{0,19}}$"
+            doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/api/health", tags=["plant"], summary="Liveness (no authentication)")
     def health() -> dict[str, Any]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema
 
 from h2quarters.api.auth import Principal, TokenService
 from h2quarters.api.cache import TTLCache
@@ -18,6 +21,51 @@ from h2quarters.plc.registers import RegisterMap
 from h2quarters.store import Store
 
 COOKIE = "h2q_session"
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``detail`` is a text, an object ``{code, message, params}`` (``code`` and ``params``
+    are what the HMI translates; 422 of a refused value also names ``field``, ``value`` and ``limit``) or, for
+    request validation, FastAPI's list of errors."""
+
+    detail: str | dict[str, Any] | list[Any]
+
+
+_ERROR_TEXT = {400: "Bad request", 401: "Not authenticated (no, expired or revoked session)",
+               403: "The role may not do this", 404: "Not found", 409: "Refused in the current state",
+               413: "Request body too large", 422: "Invalid request (names the field, value and allowed range)",
+               429: "Too many requests (login throttling)", 502: "PLC link failure (effect unknown)",
+               503: "Not available in this process (no controller or no data yet)",
+               504: "The controller did not answer in time"}
+
+
+ISO_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$")
+YEAR_MIN, YEAR_MAX = 1970, 2200
+
+
+def _iso_text(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v
+    if not isinstance(v, str) or not ISO_TIME_RE.match(v):
+        raise ValueError(f"{v!r} is not an ISO 8601 date-time (e.g. 2026-06-21T10:00:00Z)")
+    return v
+
+
+def _year_range(v: datetime) -> datetime:
+    if not YEAR_MIN <= v.year <= YEAR_MAX:
+        raise ValueError(f"year {v.year} outside {YEAR_MIN}..{YEAR_MAX}")
+    return v
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_year_range),
+                    WithJsonSchema({"type": "string", "format": "date-time",
+                                    "description": f"ISO 8601 (UTC if no offset), years {YEAR_MIN}..{YEAR_MAX}"})]
+"""A time query parameter: ISO 8601 text only (``0.5`` is not a time), sensible years."""
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the given error status codes (all share :class:`ErrorBody`)."""
+    return {c: {"model": ErrorBody, "description": _ERROR_TEXT[c]} for c in codes}
 
 
 @dataclass
@@ -48,7 +96,8 @@ def principal(request: Request, c: Annotated[ApiContext, Depends(ctx)],
     token = cred.credentials if cred is not None else request.cookies.get(COOKIE)
     p = c.tokens.verify(token) if token else None
     if p is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, {"code": "auth.required", "message": "not authenticated",
+                                                           "params": {}},
                             headers={"WWW-Authenticate": "Bearer"})
     return p
 
@@ -59,7 +108,8 @@ def require(permission: str) -> Callable[..., Principal]:
     def dep(p: Annotated[Principal, Depends(principal)]) -> Principal:
         if not p.can(permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"role '{p.role}' may not '{permission}' (user {p.name})")
+                                {"code": "auth.forbidden", "params": {"role": p.role, "permission": permission},
+                                 "message": f"role '{p.role}' may not '{permission}' (user {p.name})"})
         return p
 
     dep.__name__ = f"require_{permission}"

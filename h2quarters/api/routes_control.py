@@ -1,4 +1,5 @@
-"""Command routes: mode, setpoints, SAFE acknowledgement, lease refresh, alarm acknowledgement, re-plan.
+"""Command routes: mode, setpoints, SAFE, emergency stop, SAFE acknowledgement, lease refresh, alarm
+acknowledgement, re-plan.
 
 Every plant command is audited before it is sent (see :meth:`h2quarters.control.controller.Controller.execute`).
 Status codes: 200 ok; 409 refused by the controller or PLC (wrong mode, interlock …); 422 invalid request
@@ -13,24 +14,46 @@ import dataclasses
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
-from h2quarters.api.deps import Commander, Ctx, Replanner
+from h2quarters.api.deps import Commander, Ctx, Replanner, errors
 from h2quarters.control.controller import (
+    MANUAL_SETPOINTS,
     CommandRefused,
     CommandRequest,
     Controller,
     SetpointInvalid,
 )
+from h2quarters.store import now_ms
 
 router = APIRouter(prefix="/api", tags=["control"])
 
 CommandId = Annotated[str | None, Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                         description="Client-chosen id; a retry with the same id is not re-sent.")]
 _STATUS = {"ok": 200, "pending": 202, "refused": 409, "failed": 502, "unknown": 409}
+DB_INT_MAX = 2_147_483_647
+"""Largest id a database integer column holds (PostgreSQL ``integer``): bigger ids are 422, not a 500."""
+CMD_ERRORS = errors(401, 403, 409, 422, 502, 503, 504)
+
+
+class CommandOut(BaseModel):
+    """An audited command and its result."""
+
+    command_id: str
+    t_ms: int
+    user_name: str
+    role: str
+    source: str
+    kind: str
+    target: str
+    value: Any
+    status: Literal["pending", "ok", "refused", "failed", "unknown"]
+    t_result_ms: int | None
+    detail: str
+    duplicate: bool = False
 
 
 class ModeRequest(BaseModel):
@@ -43,7 +66,9 @@ class ModeRequest(BaseModel):
 class SetpointRequest(BaseModel):
     """Set one manual setpoint (mode must be manual)."""
 
-    name: str = Field(max_length=64, description="e.g. el_production_rate_pct, el_start, fc_setpoint_kw")
+    # the enum is documented (OpenAPI); the check is the controller's, whose 422 names the settable signals
+    name: str = Field(max_length=64, description="The manual setpoint (limits: GET /api/signals)",
+                      json_schema_extra={"enum": list(MANUAL_SETPOINTS)})
     value: StrictBool | StrictInt | StrictFloat
     command_id: CommandId = None
 
@@ -54,9 +79,17 @@ class AckRequest(BaseModel):
     command_id: CommandId = None
 
 
+class StopRequest(BaseModel):
+    """SAFE or emergency stop; ``confirm`` must be true (the HMI asks before sending)."""
+
+    confirm: Literal[True] = Field(description="Must be true: the operator confirmed the stop")
+    command_id: CommandId = None
+
+
 def _controller(c: Any) -> Controller:
     if c.controller is None or c.controller.loop is None:
-        raise HTTPException(503, "no controller running in this process")
+        raise HTTPException(503, {"code": "no_controller", "message": "no controller running in this process",
+                                  "params": {}})
     return c.controller
 
 
@@ -78,54 +111,91 @@ async def _run(ctl: Controller, req: CommandRequest) -> JSONResponse:
     return JSONResponse(body, status_code=_STATUS.get(rec.status, 500))
 
 
-@router.post("/mode", summary="Change the controller mode (engineer, admin)")
+@router.post("/mode", summary="Change the controller mode (engineer, admin)", responses=CMD_ERRORS,
+             response_model=CommandOut)
 async def set_mode(body: ModeRequest, c: Ctx, p: Commander) -> JSONResponse:
     """off / manual / auto; refused (409) while SAFE is not acknowledged."""
     ctl = _controller(c)
     return await _run(ctl, CommandRequest("mode", "mode", body.mode, p.name, p.role, "api", body.command_id or ""))
 
 
-@router.post("/setpoints", summary="Write a manual setpoint (engineer, admin)")
+@router.post("/setpoints", summary="Write a manual setpoint (engineer, admin)", responses=CMD_ERRORS,
+             response_model=CommandOut)
 async def set_setpoint(body: SetpointRequest, c: Ctx, p: Commander) -> JSONResponse:
     """Checked against the register map's limits first: out of range → 422 naming the limit, nothing sent."""
     ctl = _controller(c)
     try:
         ctl.check_setpoint(body.name, body.value)
     except SetpointInvalid as exc:
-        raise HTTPException(422, {"field": exc.field, "value": exc.value, "limit": exc.limit,
-                                  "message": str(exc)}) from None
+        raise HTTPException(422, {"code": exc.code, "field": exc.field, "value": exc.value,
+                                  "limit": exc.limit, "message": str(exc), "params": exc.params}) from None
     return await _run(ctl, CommandRequest("setpoint", body.name, body.value, p.name, p.role, "api",
                                           body.command_id or ""))
 
 
-@router.post("/safe/ack", summary="Acknowledge SAFE (engineer, admin)")
+@router.post("/safe", summary="Command SAFE: plant to its safe state (engineer, admin)", responses=CMD_ERRORS,
+             response_model=CommandOut)
+async def command_safe(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse:
+    """The controller enters SAFE (reason ``operator_safe``) and puts the PLC into its safe operating mode.
+    Audited; left only by an acknowledgement (POST /api/safe/ack)."""
+    ctl = _controller(c)
+    return await _run(ctl, CommandRequest("safe", "mode", "safe", p.name, p.role, "api", body.command_id or ""))
+
+
+@router.post("/estop", summary="Emergency stop: the PLC's software E-stop (engineer, admin)",
+             responses=CMD_ERRORS, response_model=CommandOut)
+async def command_estop(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse:
+    """Enters SAFE and presses the PLC's software emergency stop (trips electrolyser and fuel cell, latched).
+    Audited; released by the acknowledgement of SAFE (POST /api/safe/ack), which also resets the trip."""
+    ctl = _controller(c)
+    return await _run(ctl, CommandRequest("estop", "estop", True, p.name, p.role, "api", body.command_id or ""))
+
+
+@router.post("/safe/ack", summary="Acknowledge SAFE (engineer, admin)", responses=CMD_ERRORS,
+             response_model=CommandOut)
 async def ack_safe(body: AckRequest, c: Ctx, p: Commander) -> JSONResponse:
     """Resets the PLC's latched trips (whose causes are gone) and leaves SAFE to off."""
     ctl = _controller(c)
     return await _run(ctl, CommandRequest("ack_safe", "mode", None, p.name, p.role, "api", body.command_id or ""))
 
 
-@router.post("/lease/refresh", summary="Refresh the manual setpoint lease (engineer, admin)")
+@router.post("/lease/refresh", summary="Refresh the manual setpoint lease (engineer, admin)",
+             responses=errors(401, 403, 409, 503))
 def refresh_lease(c: Ctx, _p: Commander) -> dict[str, Any]:
     """Extends the lease by ``lease_s``; 409 outside manual mode."""
     ctl = _controller(c)
     try:
         return {"lease_left_s": ctl.refresh_lease()}
     except CommandRefused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, {"code": "lease.not_manual", "message": str(exc),
+                                  "params": {"mode": ctl.mode.value}}) from None
 
 
-@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (engineer, admin)")
-async def ack_alarm(alarm_id: int, c: Ctx, p: Commander) -> dict[str, Any]:
-    """Marks the alarm acknowledged by the user; 404 if unknown or already acknowledged."""
-    ok = await run_in_threadpool(c.store.ack_alarm, alarm_id, p.name)
+@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (engineer, admin)",
+             responses=errors(401, 403, 404, 422))
+async def ack_alarm(alarm_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], c: Ctx, p: Commander) -> dict[str, Any]:
+    """Marks the alarm acknowledged by the user and records it in the audit trail (kind ``ack_alarm``);
+    404 if unknown or already acknowledged."""
+
+    def work() -> tuple[bool, str]:
+        a = c.store.get_alarm(alarm_id)
+        if a is None or a["t_acked_ms"] is not None:
+            return False, ""
+        cid = uuid.uuid4().hex
+        c.store.audit_command(cid, p.name, p.role, "api", "ack_alarm", f"alarm:{alarm_id}", a["code"], now_ms())
+        ok = c.store.ack_alarm(alarm_id, p.name)
+        c.store.record_result(cid, "ok" if ok else "refused", "" if ok else "acknowledged meanwhile")
+        return ok, cid
+
+    ok, cid = await run_in_threadpool(work)
     c.cache.clear()
     if not ok:
-        raise HTTPException(404, f"alarm {alarm_id} unknown or already acknowledged")
-    return {"alarm_id": alarm_id, "acked_by": p.name}
+        raise HTTPException(404, {"code": "alarm.unknown", "message": f"alarm {alarm_id} unknown or already "
+                                  "acknowledged", "params": {"id": alarm_id}})
+    return {"alarm_id": alarm_id, "acked_by": p.name, "command_id": cid}
 
 
-@router.post("/plan/replan", summary="Re-plan now (engineer, admin, planner)")
+@router.post("/plan/replan", summary="Re-plan now (engineer, admin, planner)", responses=errors(401, 403, 503))
 def replan(c: Ctx, _p: Replanner) -> dict[str, Any]:
     """Asks the controller to re-plan at its next cycle (AUTO only)."""
     ctl = _controller(c)

@@ -21,6 +21,7 @@ import asyncio
 import collections
 import concurrent.futures as cf
 import enum
+import json
 import logging
 import math
 import time
@@ -54,6 +55,13 @@ class Mode(str, enum.Enum):
 
 
 PLC_MODE = {Mode.OFF: 0, Mode.MANUAL: 1, Mode.AUTO: 2, Mode.SAFE: 3}
+STATE_KEY = "controller_state"
+"""Meta key of the persisted mode/setpoints (``running`` stays true after a crash)."""
+
+
+def _was_running(prev: dict[str, Any]) -> bool:
+    """Whether the plant may have been running under the previous controller (anything but a stopped OFF)."""
+    return prev.get("mode") != "off" or bool(prev.get("estop"))
 MANUAL_SETPOINTS = ("el_start", "el_production_rate_pct", "fc_start", "fc_setpoint_kw", "battery_setpoint_kw",
                     "ventilation_setpoint_pct")
 """Signals an engineer may set in MANUAL."""
@@ -66,9 +74,12 @@ class SetpointInvalid(ValueError):
     Attributes ``field``, ``value`` and ``limit`` name the offending field, value and allowed range.
     """
 
-    def __init__(self, field: str, value: Any, limit: str) -> None:
+    def __init__(self, field: str, value: Any, limit: str, code: str = "setpoint.invalid",
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__(f"{field} = {value!r} refused: {limit}")
         self.field, self.value, self.limit = field, value, limit
+        self.code = code  # message code and parameters: the HMI words them in its language
+        self.params = {"field": field, "value": value, "limit": limit, **(params or {})}
 
 
 class CommandRefused(RuntimeError):
@@ -79,7 +90,7 @@ class CommandRefused(RuntimeError):
 class CommandRequest:
     """A command from a user (or the controller itself)."""
 
-    kind: str  # "mode" | "setpoint" | "ack_safe"
+    kind: str  # "mode" | "setpoint" | "ack_safe" | "safe" | "estop"
     target: str
     value: Any
     user_name: str
@@ -156,6 +167,8 @@ class Controller:
         self._next_retention_mono = time.monotonic() + 60.0
         self._cmd_lock = asyncio.Lock()
         self._stored = [s for s in rmap.signals if s.dtype in STORED_DTYPES]
+        self.unclean_previous: dict[str, Any] | None = None
+        self.estop_pressed = False  # the software E-stop this controller pressed (released on acknowledgement)
 
     # ================================================================== lifecycle
     async def run(self) -> None:
@@ -164,9 +177,15 @@ class Controller:
         self._stop = asyncio.Event()
         self._sig_ids = await asyncio.to_thread(self.store.ensure_signals,
                                                 [(s.name, s.unit) for s in self._stored])
-        n_unknown = await asyncio.to_thread(self.store.mark_unknown)
-        if n_unknown:
-            log.warning("%d command(s) had no recorded result: marked unknown", n_unknown)
+        unknown = await asyncio.to_thread(self.store.mark_unknown_ids)
+        if unknown:
+            log.warning("%d command(s) had no recorded result: marked unknown", len(unknown))
+            # shown in the HMI's alarm list until an engineer acknowledges it (cleared at once: nothing to wait for)
+            await asyncio.to_thread(self._raise_once, "commands_unknown", "warning",
+                                    f"{len(unknown)} command(s) without a result from before the restart "
+                                    f"(status unknown): {', '.join(unknown[:5])}",
+                                    {"n": len(unknown), "ids": unknown[:5]})
+        await asyncio.to_thread(self._check_previous_run)
         self._open_codes = await asyncio.to_thread(self.store.open_alarm_codes)
         period = self.settings.cycle_s
         next_t = time.monotonic()
@@ -190,6 +209,41 @@ class Controller:
                 pass
         await self._shutdown()
 
+    def _raise_once(self, code: str, severity: str, message: str, params: dict[str, Any]) -> None:
+        self.store.raise_alarm(code, severity, message, params)
+        self.store.clear_alarm(code)
+
+    def _check_previous_run(self) -> None:
+        """Did the last controller on this database stop cleanly? If not, remember its mode and setpoints (the
+        start mode is then not applied: see :meth:`_on_link`) and raise an alarm saying what they were."""
+        raw = self.store.get_meta(STATE_KEY)
+        prev = None
+        if raw:
+            try:
+                prev = json.loads(raw)
+            except ValueError:
+                prev = {"mode": "unknown", "manual": {}, "running": True}
+        if prev and prev.get("running"):
+            self.unclean_previous = prev
+            self.estop_pressed = bool(prev.get("estop"))
+            sp = ", ".join(f"{k} = {v}" for k, v in (prev.get("manual") or {}).items()) or "none"
+            self._raise_once("unclean_restart", "alarm",
+                             f"the controller did not stop cleanly; it was in mode {prev.get('mode')} with manual "
+                             f"setpoints {sp}; restarted in {'safe' if _was_running(prev) else 'off'}, "
+                             "not in the start mode",
+                             {"mode": prev.get("mode"), "setpoints": prev.get("manual") or {},
+                              "t_ms": prev.get("t_ms"), "now": "safe" if _was_running(prev) else "off"})
+        self._persist_state(sync=True)
+
+    def _persist_state(self, sync: bool = False, running: bool = True) -> None:
+        """Record mode and manual setpoints in the store (read after an unclean stop)."""
+        doc = json.dumps({"mode": self.mode.value, "manual": {k: _jsonable(v) for k, v in self.manual.items()},
+                          "running": running, "estop": self.estop_pressed, "t_ms": now_ms()})
+        if sync:
+            self.store.set_meta(STATE_KEY, doc)
+        else:
+            self.writer.call(self.store.set_meta, STATE_KEY, doc)
+
     def stop(self) -> None:
         """Ask the loop to stop (thread-safe)."""
         if self.loop is not None:
@@ -199,6 +253,7 @@ class Controller:
         if self._replan_task is not None:
             self._replan_task.cancel()
         await self.driver.close()
+        self._persist_state(running=False)  # queued after every other write: a clean stop
         await asyncio.to_thread(self.writer.stop)
 
     def simulate_freeze(self, seconds: float) -> None:
@@ -253,7 +308,15 @@ class Controller:
             return
         if not self._start_mode_applied:
             self._start_mode_applied = True
-            if self.mode != Mode.SAFE and self.settings.start_mode != "off":
+            prev = self.unclean_previous
+            if prev is not None:
+                # after a crash never resume by itself: SAFE (engineer acknowledgement) where the plant may have
+                # been running, OFF otherwise
+                if _was_running(prev) and self.mode != Mode.SAFE:
+                    await self._enter_safe(["unclean_restart"])
+                elif self.mode != Mode.SAFE:
+                    await self._send_internal("mode", "operating_mode", PLC_MODE[Mode.OFF], "startup")
+            elif self.mode != Mode.SAFE and self.settings.start_mode != "off":
                 rec = await self.execute(CommandRequest("mode", "mode", self.settings.start_mode, "controller",
                                                         "system", "startup"))
                 if rec.status != "ok":
@@ -341,6 +404,7 @@ class Controller:
         self.writer.call(self.store.raise_alarm, "controller_safe", "alarm",
                          "controller in SAFE (" + ", ".join(reasons) + "); engineer acknowledgement required")
         self._open_codes.add("controller_safe")
+        self._persist_state()
         if self.supervisor.link_ok and any(r.valid for r in self.readings.values()):
             self._last_safe_write = time.monotonic()
             await self._send_internal("mode", "operating_mode", PLC_MODE[Mode.SAFE], "supervisor")
@@ -370,9 +434,17 @@ class Controller:
             raise SetpointInvalid("name", name, f"settable signals are {list(MANUAL_SETPOINTS)}")
         if isinstance(value, bool) and self.rmap[name].dtype != "bool":
             raise SetpointInvalid(name, value, "expected a number")
+        sig = self.rmap[name]
         try:
-            return self.rmap[name].check_value(value)
+            return sig.check_value(value)
         except WriteRefused as exc:
+            try:
+                lo, hi = sig.limits()
+            except ValueError:
+                lo, hi = -math.inf, math.inf
+            if isinstance(value, (int, float)) and math.isfinite(lo) and math.isfinite(hi):
+                raise SetpointInvalid(name, value, exc.reason, "setpoint.range",
+                                      {"min": lo, "max": hi, "unit": sig.unit or ""}) from None
             raise SetpointInvalid(name, value, exc.reason) from None
 
     def submit(self, req: CommandRequest) -> cf.Future[CommandRecord]:
@@ -400,6 +472,8 @@ class Controller:
             except DriverError as exc:
                 status, detail = "failed", str(exc)
             await asyncio.to_thread(self.store.record_result, cid, status, detail)
+        if status == "ok":
+            self._persist_state()
         if status == "ok" and self.readings:
             self.hub.publish(self.snapshot(now_ms()))  # show the new mode/setpoint without waiting for a cycle
         got = await asyncio.to_thread(self.store.get_command, cid)
@@ -425,10 +499,29 @@ class Controller:
             self.manual[req.target] = v
             self.lease_expires_mono = time.monotonic() + self.settings.lease_s
             return f"{req.target} = {v}"
+        if req.kind == "safe":
+            if self.mode == Mode.SAFE:
+                return "already safe"
+            await self._enter_safe(["operator_safe"])
+            return "SAFE commanded"
+        if req.kind == "estop":
+            # SAFE first (controller side, even without a link), then the PLC's software E-stop: the PLC trips
+            # the electrolyser and fuel cell and latches the trip until a reset
+            if self.mode != Mode.SAFE:
+                await self._enter_safe(["estop"])
+            elif "estop" not in self.safe_reasons:
+                self.safe_reasons.append("estop")
+            self.estop_pressed = True
+            self._persist_state()
+            await self.driver.write("estop", True)
+            return "emergency stop pressed (PLC software E-stop)"
         if req.kind == "ack_safe":
             if self.mode != Mode.SAFE:
                 raise CommandRefused(f"controller is in {self.mode.value}, not safe: nothing to acknowledge")
             self._require_link()
+            if self.estop_pressed:
+                await self.driver.write("estop", False)
+                self.estop_pressed = False
             await self.driver.write("reset", True)
             await self.driver.heartbeat()
             await self.driver.write("operating_mode", PLC_MODE[Mode.OFF])

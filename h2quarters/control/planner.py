@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,24 @@ def solve_plan(forecaster: PVForecastProvider, scenario_json: str, opt_json: str
     cols = {c: [float(x) for x in plan[c].to_numpy(float)] for c in keep if c in plan.columns}
     return {"columns": cols, "status": str(info.status), "solve_s": time.perf_counter() - t0,
             "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw}
+
+
+def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    """Worker initializer: end this process when the server that started it is gone (``kill -9`` included).
+
+    A worker (≈300 MB with Pyomo and HiGHS) would otherwise outlive a crashed server, and keep multiprocessing's
+    resource tracker alive with it. Polling the parent id is portable and cannot miss the parent's death (Linux'
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked exits, which is not the server's death).
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(every_s)
+
+    threading.Thread(target=watch, name="h2q-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -189,7 +208,9 @@ class AutoPlanner:
         self.opt_json = opt_json or OptSettings().model_dump_json()
         self._sc_json = scenario.model_dump_json()
         if worker == "process":
-            self.executor: cf.Executor = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.executor: cf.Executor = cf.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent,
+                initargs=(os.getpid(),))
         else:
             self.executor = cf.ThreadPoolExecutor(1, thread_name_prefix="h2q-mpc")
 

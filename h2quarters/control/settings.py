@@ -75,6 +75,14 @@ class ControlSettings(BaseModel):
     limit_concurrency: Annotated[int, Field(ge=1, le=10_000)] = Field(200, description="uvicorn connection limit.")
     max_body_bytes: Annotated[int, Field(ge=256, le=10_000_000)] = Field(65_536, description="Request body limit.")
     login_rate_per_min: Annotated[int, Field(ge=1, le=10_000)] = Field(20, description="Logins per IP and minute.")
+    login_fail_per_account: Annotated[int, Field(ge=1, le=1000)] = Field(
+        5, description="Failed logins per account within login_lock_s before the account is locked for that time "
+                       "(independent of the client address: a proxy or botnet cannot spread the guesses).")
+    login_lock_s: Annotated[float, Field(ge=1.0, le=86_400.0)] = Field(
+        300.0, description="Window and duration of the per-account login lock (s).")
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list, description="Reverse proxies (IPs/CIDRs) whose X-Forwarded-For/-Proto headers are "
+                                          "trusted; empty = use the TCP peer address.")
 
     @model_validator(mode="after")
     def _checks(self) -> ControlSettings:

@@ -10,6 +10,7 @@ isolation / Savepoints / Transactional DDL").
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,16 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def normalise_url(url: str) -> str:
-    """Expand ``~`` in SQLite paths, map ``postgresql://`` to the psycopg 3 driver, create SQLite's directory."""
+    """Expand ``~`` in SQLite paths, map ``postgresql://`` to the psycopg 3 driver, create SQLite's directory
+    (``0700``) and file (``0600``) when missing."""
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url[len("sqlite:///"):]).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():  # a folder we create is private; an existing one is left as it is
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():  # password hashes and the token secret live here: owner only (WAL/SHM inherit it)
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         return f"sqlite:///{path}"
     return url
 

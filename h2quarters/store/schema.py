@@ -12,6 +12,7 @@ Tables
 ``command_results``    the result row, written after the command was sent; missing after a crash → "unknown"
 ``alarms``             raised/cleared/acknowledged alarms
 ``users``              accounts with argon2 hashes and a role
+``sessions``           server-side sessions (token id, user, expiry, revocation): logout revokes at once
 ``plans``/``forecasts``  plans of the optimiser and PV forecasts as JSON column tables
 ``meta``               key/value (e.g. the token signing secret)
 """
@@ -82,6 +83,7 @@ alarms = sa.Table(
     sa.Column("t_cleared_ms", sa.BigInteger, nullable=True),
     sa.Column("t_acked_ms", sa.BigInteger, nullable=True),
     sa.Column("acked_by", sa.String(64), nullable=True),
+    sa.Column("params", sa.Text, nullable=True),  # JSON parameters of the message code (translated in the HMI)
 )
 sa.Index("ix_alarms_code_open", alarms.c.code, alarms.c.t_cleared_ms)
 
@@ -93,6 +95,16 @@ users = sa.Table(
     sa.Column("t_created_ms", sa.BigInteger, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
 )
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("sid", sa.String(32), primary_key=True),  # the token's jti
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("t_issued_ms", sa.BigInteger, nullable=False),
+    sa.Column("t_expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("t_revoked_ms", sa.BigInteger, nullable=True),
+)
+sa.Index("ix_sessions_user", sessions.c.user_name)
 
 plans = sa.Table(
     "plans", metadata,

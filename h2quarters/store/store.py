@@ -73,7 +73,15 @@ class Store:
         self.dialect = self.w.dialect.name
         if create:
             S.metadata.create_all(self.w)
+            self._add_missing_columns()
         self._sig_ids: dict[str, int] = {}
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a database was created (``create_all`` only creates missing tables)."""
+        cols = {c["name"] for c in sa.inspect(self.w).get_columns("alarms")}
+        if "params" not in cols:
+            with self.w.begin() as c:
+                c.exec_driver_sql("ALTER TABLE alarms ADD COLUMN params TEXT")
 
     def close(self) -> None:
         """Dispose both engines."""
@@ -289,6 +297,10 @@ class Store:
 
     def mark_unknown(self) -> int:
         """After a restart: give every audited command without result the result ``unknown``; return how many."""
+        return len(self.mark_unknown_ids())
+
+    def mark_unknown_ids(self) -> list[str]:
+        """As :meth:`mark_unknown`, returning the ids of the commands marked."""
         cr = S.command_results
         with self.w.begin() as c:
             ids = [r[0] for r in c.execute(sa.select(S.commands.c.command_id).where(
@@ -298,7 +310,7 @@ class Store:
                 c.execute(cr.insert(), [{"command_id": i, "t_ms": t, "status": "unknown",
                                          "detail": "no result recorded before the controller stopped"}
                                         for i in ids])
-        return len(ids)
+        return ids
 
     def _cmd_query(self) -> sa.Select:
         cm, cr = S.commands, S.command_results
@@ -331,14 +343,19 @@ class Store:
             return [self._cmd_rec(r) for r in c.execute(q)]
 
     # ================================================================== alarms
-    def raise_alarm(self, code: str, severity: str, message: str) -> int | None:
-        """Raise an alarm unless one with this code is still open (not cleared); return its id or None."""
+    def raise_alarm(self, code: str, severity: str, message: str, params: dict[str, Any] | None = None
+                    ) -> int | None:
+        """Raise an alarm unless one with this code is still open (not cleared); return its id or None.
+
+        ``message`` is the English text (logs, API clients); ``params`` the values the HMI puts into its
+        translation of ``code``."""
         a = S.alarms
         with self.w.begin() as c:
             open_ = c.execute(sa.select(a.c.alarm_id).where(a.c.code == code, a.c.t_cleared_ms.is_(None))).first()
             if open_ is not None:
                 return None
-            res = c.execute(a.insert().values(code=code, severity=severity, message=message, t_raised_ms=now_ms()))
+            res = c.execute(a.insert().values(code=code, severity=severity, message=message, t_raised_ms=now_ms(),
+                                              params=None if params is None else json.dumps(params, default=str)))
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def clear_alarm(self, code: str) -> int:
@@ -365,7 +382,16 @@ class Store:
             q = q.where(sa.or_(a.c.t_cleared_ms.is_(None), a.c.t_acked_ms.is_(None)))
         q = q.order_by(a.c.t_raised_ms.desc(), a.c.alarm_id.desc()).limit(limit)
         with self.r.connect() as c:
-            return [dict(r._mapping) for r in c.execute(q)]
+            rows = [dict(r._mapping) for r in c.execute(q)]
+        for r in rows:
+            r["params"] = json.loads(r["params"]) if r.get("params") else {}
+        return rows
+
+    def get_alarm(self, alarm_id: int) -> dict[str, Any] | None:
+        """One alarm (None if unknown)."""
+        with self.r.connect() as c:
+            r = c.execute(sa.select(S.alarms).where(S.alarms.c.alarm_id == alarm_id)).first()
+        return None if r is None else dict(r._mapping)
 
     def open_alarm_codes(self) -> set[str]:
         """Codes of alarms not yet cleared."""
@@ -387,6 +413,62 @@ class Store:
         """Replace a user's password hash."""
         with self.w.begin() as c:
             return bool(c.execute(S.users.update().where(S.users.c.name == name).values(pw_hash=pw_hash)).rowcount)
+
+    def update_user(self, name: str, role: str | None = None, active: bool | None = None) -> bool:
+        """Change role and/or active flag; False if the user does not exist."""
+        vals: dict[str, Any] = {}
+        if role is not None:
+            vals["role"] = role
+        if active is not None:
+            vals["active"] = active
+        if not vals:
+            return self.get_user(name) is not None
+        with self.w.begin() as c:
+            return bool(c.execute(S.users.update().where(S.users.c.name == name).values(**vals)).rowcount)
+
+    def delete_user(self, name: str) -> bool:
+        """Delete a user and their sessions (audit rows keep the name); False if unknown."""
+        with self.w.begin() as c:
+            c.execute(S.sessions.delete().where(S.sessions.c.user_name == name))
+            return bool(c.execute(S.users.delete().where(S.users.c.name == name)).rowcount)
+
+    def count_admins(self, active_only: bool = True) -> int:
+        """Number of (active) administrators."""
+        u = S.users
+        q = sa.select(sa.func.count()).select_from(u).where(u.c.role == "admin")
+        if active_only:
+            q = q.where(u.c.active.is_(True))
+        with self.r.connect() as c:
+            return int(c.execute(q).scalar() or 0)
+
+    # ================================================================== sessions
+    def add_session(self, sid: str, user_name: str, t_issued_ms: int, t_expires_ms: int) -> None:
+        """Record an issued session token."""
+        with self.w.begin() as c:
+            c.execute(S.sessions.insert().values(sid=sid, user_name=user_name, t_issued_ms=t_issued_ms,
+                                                 t_expires_ms=t_expires_ms))
+
+    def revoke_sessions(self, sid: str | None = None, user_name: str | None = None) -> list[str]:
+        """Revoke one session or all of a user; returns the revoked ids."""
+        s = S.sessions
+        cond = [s.c.t_revoked_ms.is_(None)]
+        if sid is not None:
+            cond.append(s.c.sid == sid)
+        if user_name is not None:
+            cond.append(s.c.user_name == user_name)
+        with self.w.begin() as c:
+            ids = [r[0] for r in c.execute(sa.select(s.c.sid).where(*cond))]
+            if ids:
+                c.execute(s.update().where(s.c.sid.in_(ids)).values(t_revoked_ms=now_ms()))
+        return ids
+
+    def live_sessions(self, t_ms: int) -> dict[str, str]:
+        """sid → user of sessions neither expired nor revoked at ``t_ms`` (expired rows are deleted)."""
+        s = S.sessions
+        with self.w.begin() as c:
+            c.execute(s.delete().where(s.c.t_expires_ms < t_ms))
+            return {r.sid: r.user_name for r in c.execute(sa.select(s.c.sid, s.c.user_name).where(
+                s.c.t_revoked_ms.is_(None)))}
 
     def get_user(self, name: str) -> dict[str, Any] | None:
         """User row as dict, or None."""
@@ -411,6 +493,12 @@ class Store:
         """Value of a meta key."""
         with self.r.connect() as c:
             return c.execute(sa.select(S.meta.c.value).where(S.meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` (replacing an older value)."""
+        with self.w.begin() as c:
+            c.execute(S.meta.delete().where(S.meta.c.key == key))
+            c.execute(S.meta.insert().values(key=key, value=value))
 
     def set_meta_if_absent(self, key: str, value: str) -> str:
         """Store ``value`` unless the key exists; return the stored value (first writer wins)."""

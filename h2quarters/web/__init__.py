@@ -31,7 +31,12 @@ def mount_web(app: FastAPI) -> None:
     def _ctx(request: Request) -> dict[str, Any]:
         c = request.app.state.ctx
         sc = c.scenario
-        return {"site": getattr(sc, "name", "h2quarters"), "setpoints": MANUAL_SETPOINTS,
+        # tiles and setpoints only for equipment the site has
+        has = {"battery": getattr(sc, "battery", None) is not None,
+               "fuel_cell": getattr(sc, "fuel_cell", None) is not None}
+        sps = [s for s in MANUAL_SETPOINTS if (has["battery"] or not s.startswith("battery_"))
+               and (has["fuel_cell"] or not s.startswith("fc_"))]
+        return {"site": getattr(sc, "name", "h2quarters"), "setpoints": sps, "has": has,
                 "languages": LANGUAGES}
 
     @app.get("/", include_in_schema=False)
@@ -53,6 +58,15 @@ def mount_web(app: FastAPI) -> None:
         if not tok or c.tokens.verify(tok) is None:
             return RedirectResponse("/login", status_code=303)
         return templates.TemplateResponse(request, "hmi.html", _ctx(request))
+
+    @app.get("/account", include_in_schema=False)
+    def account(request: Request) -> Response:
+        # own password for everyone; the user administration part is shown to admins (the API checks the role)
+        c = request.app.state.ctx
+        tok = request.cookies.get(COOKIE)
+        if not tok or c.tokens.verify(tok) is None:
+            return RedirectResponse("/login", status_code=303)
+        return templates.TemplateResponse(request, "account.html", _ctx(request))
 
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
     def login_page(request: Request) -> Response:

@@ -38,3 +38,29 @@ def test_first_run_creates_admin_once_with_random_password(tmp_path: Path) -> No
     other = ensure_admin(Store(f"sqlite:///{tmp_path}/b.db"))
     assert other is not None and other != pw
     st.close()
+
+
+def test_user_set_disables_changes_role_deletes_and_guards_last_admin(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/u.db"
+    st = Store(url)
+    pw = ensure_admin(st)
+    assert pw is not None
+    svc = TokenService(st)
+    tok, _ = svc.issue({"name": "admin", "role": "admin"})
+    r = CliRunner().invoke(app, ["user", "add", "erika", "--role", "engineer", "--db", url, "--password-stdin"],
+                           input="a-long-password-1\n")
+    assert r.exit_code == 0
+    inv = lambda *a: CliRunner().invoke(app, ["user", "set", *a, "--db", url])  # noqa: E731
+    r = inv("admin", "--disable")
+    assert r.exit_code == 2 and "last active admin" in r.output
+    assert inv("erika", "--role", "viewer").exit_code == 0 and st.get_user("erika")["role"] == "viewer"
+    assert inv("erika", "--disable").exit_code == 0 and not st.get_user("erika")["active"]
+    assert inv("nobody", "--disable").exit_code == 2
+    assert inv("erika", "--delete").exit_code == 0 and st.get_user("erika") is None
+    r = CliRunner().invoke(app, ["user", "list", "--db", url])
+    assert r.exit_code == 0 and "admin" in r.output and "erika" not in r.output
+    # a new server's session table no longer holds revoked sessions: the token is refused
+    assert svc.verify(tok) is not None
+    st.revoke_sessions(user_name="admin")
+    assert TokenService(st).verify(tok) is None
+    st.close()

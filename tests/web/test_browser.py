@@ -41,15 +41,16 @@ def test_engineer_switches_to_manual_sends_setpoint_and_sees_audit(server: dict[
     page.select_option("#sp-name", "el_production_rate_pct")
     page.fill("#sp-value", "37,5")  # German decimal comma
     page.click("#sp-send")
-    page.wait_for_function("document.querySelector('#rb-el_production_rate_pct').textContent === '37.50'")
+    page.wait_for_function("document.querySelector('#rb-el_production_rate_pct').textContent === '37,50'")
     assert plc_hold(rt, "el_production_rate_pct") == 37.5
     page.wait_for_function("Array.from(document.querySelectorAll('#audit-table tbody tr')).some("
-                           "r => r.textContent.includes('el_production_rate_pct') && r.textContent.includes('37.5')"
+                           "r => r.textContent.includes('Produktionsrate') && r.textContent.includes('37,5')"
                            " && r.textContent.includes('erika'))")
-    # out of range: refused with the limit named, nothing sent
+    # out of range: refused with the limit named (in German, from the code and parameters), nothing sent
     page.fill("#sp-value", "150")
     page.click("#sp-send")
-    page.wait_for_function("document.querySelector('#cmd-msg').textContent.includes('[0, 100]')")
+    page.wait_for_function("document.querySelector('#cmd-msg').textContent.includes('erlaubt 0 … 100 %')")
+    assert "Produktionsrate = 150" in page.text_content("#cmd-msg")
     assert plc_hold(rt, "el_production_rate_pct") == 37.5
     # an alarm appears with its translated text and is acknowledged from the list
     rt.store.raise_alarm("trip:h2_trip", "trip", "PLC interlock latched: h2_trip")

@@ -10,6 +10,10 @@ async function api(path, opts) {
   try { body = await r.json(); } catch (e) { body = null; }
   return { ok: r.ok, status: r.status, body };
 }
+function loc() { return I18N.lang === "de" ? "de-DE" : "en-GB"; }
+function num(v, digits) {
+  return Number(v).toLocaleString(loc(), { maximumFractionDigits: digits === undefined ? 2 : digits, minimumFractionDigits: 0 });
+}
 function fmt(v, name) {
   if (v === null || v === undefined) return "—";
   const meta = S.signals[name];
@@ -18,7 +22,7 @@ function fmt(v, name) {
     if (label !== undefined) return t("enum." + name + "." + label, null) === "enum." + name + "." + label ? label : t("enum." + name + "." + label);
   }
   if (typeof v === "boolean") return v ? t("ui.on") : t("ui.off");
-  if (typeof v === "number") return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 10) / 10) : v.toFixed(2);
+  if (typeof v === "number") return Math.abs(v) >= 100 || Number.isInteger(v) ? num(v, 1) : v.toLocaleString(loc(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   if (Array.isArray(v)) return v.join(", ") || "—";
   return String(v);
 }
@@ -26,7 +30,16 @@ function uuid() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
   return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
 }
-function tstr(ms) { return new Date(ms).toLocaleString(I18N.lang === "de" ? "de-DE" : "en-GB"); }
+function tstr(ms) { return new Date(ms).toLocaleString(loc()); }
+function sigName(n) { const k = "sig." + n; return I18N.dict[k] !== undefined ? t(k) : n; }
+function reasonText(r) { const k = "reason." + r; if (I18N.dict[k] !== undefined) return t(k); return alarmText({ code: r, message: r, params: {} }); }
+function paramText(v) {
+  if (v === null || v === undefined) return "—";
+  if (Array.isArray(v)) return v.length ? v.join(", ") : t("ui.none");
+  if (typeof v === "object") { const e = Object.entries(v); return e.length ? e.map(([k, x]) => sigName(k) + " = " + (typeof x === "number" ? num(x) : String(x))).join(", ") : t("ui.none"); }
+  if (typeof v === "number") return num(v);
+  return String(v);
+}
 
 function render(snap) {
   S.snap = snap;
@@ -44,7 +57,7 @@ function render(snap) {
   lb.textContent = snap.link.ok ? t("link.ok") : t("link.lost");
   lb.classList.toggle("bad", !snap.link.ok);
   document.getElementById("lease-left").textContent = snap.lease_left_s === null ? "—" : Math.round(snap.lease_left_s) + " s";
-  document.getElementById("safe-reasons").textContent = snap.mode === "safe" ? t("safe.reasons", { r: snap.safe_reasons.join(", ") }) : "";
+  document.getElementById("safe-reasons").textContent = snap.mode === "safe" ? t("safe.reasons", { r: snap.safe_reasons.map(reasonText).join(", ") }) : "";
   const v = (n) => (snap.signals[n] ? snap.signals[n].v : null);
   const setU = (id, on, trip) => { const u = document.getElementById(id); if (!u) return; u.classList.toggle("on", !!on); u.classList.toggle("trip", !!trip); };
   setU("u-pv", (v("pv_power_kw") || 0) > 0.01);
@@ -67,12 +80,32 @@ function showMsg(ok, text) {
   m.textContent = text;
   m.className = "msg " + (ok ? "ok" : "err");
 }
+// the controller's result texts, as codes with parameters (the stored English text is the fallback)
+const DETAILS = [[/^mode (\w+)$/, (m) => t("detail.mode", { 0: t("mode." + m[1]) })],
+  [/^SAFE commanded$|^already safe$/, () => t("detail.safe")], [/^emergency stop/, () => t("detail.estop")],
+  [/^SAFE acknowledged/, () => t("detail.ack")], [/^(\w+) = (.+)$/, (m) => t("detail.setpoint", { 0: sigName(m[1]), 1: m[2] })],
+  [/^controller is in (\w+); setpoints need manual/, (m) => t("detail.need_manual", { 0: t("mode." + m[1]) })],
+  [/^controller is in SAFE/, () => t("detail.in_safe")], [/^PLC link is down/, () => t("detail.link_down")],
+  [/^controller is in (\w+), not safe/, () => t("detail.not_safe")]];
+function detailText(d) {
+  for (const [re, f] of DETAILS) { const m = re.exec(d || ""); if (m) return f(m); }
+  return d;
+}
+function errText(status, d) {
+  if (d && typeof d === "object" && !Array.isArray(d) && d.code && I18N.dict["err." + d.code] !== undefined) {
+    const p = Object.assign({}, d.params || {});
+    if (p.field) p.field = sigName(p.field);
+    for (const k of ["value", "min", "max"]) if (typeof p[k] === "number") p[k] = num(p[k], 3);
+    return t("err." + d.code, p);
+  }
+  if (status === 403) return t("cmd.forbidden");
+  if (Array.isArray(d) && d.length) return t("err.generic", { status }) + " " + d.map((e) => (e.loc || []).slice(-1).join("")).join(", ");
+  return (d && (typeof d === "string" ? d : d.message)) || t("err.generic", { status });
+}
 function explain(res) {
   const b = res.body || {};
-  if (res.status === 422 && b.detail && b.detail.limit) return t("cmd.invalid", { field: b.detail.field, value: b.detail.value, limit: b.detail.limit });
-  if (res.status === 403) return t("cmd.forbidden");
-  if (b.status) return t("cmd.status." + b.status) + (b.detail ? " – " + b.detail : "");
-  return (b.detail && (typeof b.detail === "string" ? b.detail : JSON.stringify(b.detail))) || String(res.status);
+  if (b.status && typeof b.status === "string") return t("cmd.status." + b.status) + (b.detail ? " – " + detailText(b.detail) : "");
+  return errText(res.status, b.detail);
 }
 async function command(path, payload) {
   const res = await api(path, { method: "POST", body: JSON.stringify(Object.assign({ command_id: uuid() }, payload || {})) });
@@ -82,11 +115,14 @@ async function command(path, payload) {
 }
 
 function alarmText(a) {
-  // alarm codes have translated texts ("alarm.<code>", with the signal or interlock as {x}); else the stored message
+  // alarm codes have translated texts ("alarm.<code>", with the signal or interlock as {x} and the alarm's
+  // parameters); else the stored (English) message
   const i = a.code.indexOf(":");
   const base = i < 0 ? a.code : a.code.slice(0, i), arg = i < 0 ? "" : a.code.slice(i + 1);
   if (I18N.dict["alarm." + base] === undefined) return a.message;
-  return t("alarm." + base, { x: I18N.dict["sig." + arg] || arg });
+  const p = { x: I18N.dict["sig." + arg] || arg };
+  for (const [k, v] of Object.entries(a.params || {})) p[k] = k === "mode" || k === "now" ? t("mode." + v) : paramText(v);
+  return t("alarm." + base, p);
 }
 
 async function loadAlarms() {
@@ -95,18 +131,23 @@ async function loadAlarms() {
   const tb = document.querySelector("#alarm-table tbody");
   tb.innerHTML = "";
   const canCmd = S.me && S.me.permissions.includes("command");
-  for (const a of res.body) {
+  const prio = { trip: 0, alarm: 1, warning: 2, info: 3 };
+  // unacknowledged first, then by priority, then newest
+  const rows = res.body.slice().sort((x, y) => (!!x.t_acked_ms - !!y.t_acked_ms) || (prio[x.severity] - prio[y.severity]) || (y.t_raised_ms - x.t_raised_ms));
+  document.getElementById("alarms-none").hidden = rows.length > 0;
+  for (const a of rows) {
     const tr = document.createElement("tr");
-    tr.className = "sev-" + a.severity + (a.t_cleared_ms ? " cleared" : "");
-    const state = (a.t_cleared_ms ? t("alarms.cleared") : t("alarms.active")) + (a.t_acked_ms ? " · " + t("alarms.acked", { user: a.acked_by }) : "");
-    for (const txt of [tstr(a.t_raised_ms), t("severity." + a.severity), alarmText(a), state]) {
+    tr.className = "sev-" + a.severity + (a.t_cleared_ms ? " cleared" : "") + (a.t_acked_ms ? " acked" : " unacked");
+    const state = (a.t_cleared_ms ? t("alarms.cleared") : t("alarms.active")) + " · " + (a.t_acked_ms ? t("alarms.acked", { user: a.acked_by }) : t("alarms.unacked"));
+    for (const txt of [t("severity." + a.severity), tstr(a.t_raised_ms), alarmText(a)]) {
       const td = document.createElement("td"); td.textContent = txt; tr.appendChild(td);
     }
     const td = document.createElement("td");
-    if (!a.t_acked_ms && canCmd) {
+    const st = document.createElement("div"); st.textContent = state; td.appendChild(st);
+    if (!a.t_acked_ms && canCmd) {  // the acknowledge button sits in the state cell: never cut off
       const b = document.createElement("button");
       b.textContent = t("alarms.ack"); b.className = "ack";
-      b.addEventListener("click", async () => { await api("/api/alarms/" + a.alarm_id + "/ack", { method: "POST" }); loadAlarms(); });
+      b.addEventListener("click", async () => { const r = await api("/api/alarms/" + a.alarm_id + "/ack", { method: "POST" }); if (!r.ok) showMsg(false, explain(r)); loadAlarms(); loadAudit(); });
       td.appendChild(b);
     }
     tr.appendChild(td);
@@ -123,19 +164,50 @@ async function loadAudit() {
   for (const c of res.body) {
     const tr = document.createElement("tr");
     tr.className = "st-" + c.status;
-    for (const txt of [tstr(c.t_ms), c.user_name + " (" + c.role + ")", c.source, c.kind + " " + c.target, JSON.stringify(c.value), t("cmd.status." + c.status)]) {
+    const role = I18N.dict["role." + c.role] !== undefined ? t("role." + c.role) : c.role;
+    const kind = I18N.dict["kind." + c.kind] !== undefined ? t("kind." + c.kind) : c.kind;
+    const val = typeof c.value === "number" ? num(c.value, 3) : typeof c.value === "boolean" ? (c.value ? t("ui.on") : t("ui.off")) : c.kind === "mode" || c.target === "mode" ? (c.value ? t("mode." + c.value) : "—") : JSON.stringify(c.value);
+    for (const txt of [tstr(c.t_ms), c.user_name + " (" + role + ")", c.source, (c.target === "mode" ? kind : kind + " " + sigName(c.target)), val, t("cmd.status." + c.status) + (c.detail && c.status !== "ok" ? " – " + detailText(c.detail) : "")]) {
       const td = document.createElement("td"); td.textContent = txt; tr.appendChild(td);
     }
     tb.appendChild(tr);
   }
 }
 
-function chart(el, series, data, old) {
+// time axis in the page's language (uPlot's own default is US-style); value axes with unit and tick labels
+// precise enough to differ (never five ticks all reading "2.922")
+function timeTicks(u, vals, space, incr) {
+  const span = (u.scales.x.max - u.scales.x.min);
+  const o = span > 2 * 86400 ? { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }
+    : span > 6 * 3600 ? { hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit", second: span < 1800 ? "2-digit" : undefined };
+  const f = new Intl.DateTimeFormat(loc(), o);
+  return vals.map((v) => f.format(new Date(v * 1000)));
+}
+function valueTicks(u, vals) {
+  const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : 1;
+  const d = step > 0 ? Math.min(Math.max(0, -Math.floor(Math.log10(step)) + (step / Math.pow(10, Math.floor(Math.log10(step))) < 1.5 ? 1 : 0)), 6) : 2;
+  return vals.map((v) => v.toLocaleString(loc(), { minimumFractionDigits: d, maximumFractionDigits: d }));
+}
+function chart(el, series, data, old, units) {
   if (old) old.destroy();
-  const width = Math.max(el.clientWidth - 10, 300);
-  const opts = { width, height: document.body.classList.contains("big") ? 340 : 260,
-    scales: { x: { time: true } }, series: [{}].concat(series), axes: [{}, {}] };
+  const width = Math.max(el.clientWidth - 4, 240);
+  const us = units && units.length ? units : [""];
+  const axes = [{ values: timeTicks, label: t("trend.time") }];
+  us.slice(0, 2).forEach((un, i) => axes.push({ scale: un || "y", side: i === 0 ? 3 : 1, label: un, values: valueTicks, size: 60, grid: { show: i === 0 } }));
+  const scales = { x: { time: true } };
+  us.slice(0, 2).forEach((un) => { scales[un || "y"] = {}; });
+  const opts = { width, height: document.body.classList.contains("big") ? 340 : 260, scales,
+    series: [{ value: (u, v) => (v === null ? "—" : tstr(v * 1000)) }].concat(series), axes };
   return new uPlot(opts, data, el);
+}
+// a null between two points further apart than ``gap_s`` makes uPlot break the line (no line across downtime)
+function withGaps(xs, ys, gap_s) {
+  const ox = [], oy = ys.map(() => []);
+  for (let i = 0; i < xs.length; i++) {
+    if (i > 0 && xs[i] - xs[i - 1] > gap_s) { ox.push((xs[i] + xs[i - 1]) / 2); oy.forEach((a) => a.push(null)); }
+    ox.push(xs[i]); ys.forEach((y, k) => oy[k].push(y[i]));
+  }
+  return [ox].concat(oy);
 }
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
 
@@ -152,13 +224,17 @@ async function loadTrend() {
   const ts = new Set();
   for (const n of names) for (const x of res.body.series[n].t_ms) ts.add(x);
   const xs = Array.from(ts).sort((a, b) => a - b);
-  const data = [xs.map((x) => x / 1000)];
-  for (const n of names) {
+  const ys = names.map((n) => {
     const m = new Map(res.body.series[n].t_ms.map((x, i) => [x, res.body.series[n].value[i]]));
-    data.push(xs.map((x) => (m.has(x) ? m.get(x) : null)));
-  }
-  const series = names.map((n, i) => ({ label: t("sig." + n) + (S.signals[n] && S.signals[n].unit ? " [" + S.signals[n].unit + "]" : ""), stroke: COLORS[i % COLORS.length], width: 2 }));
-  S.trend = chart(document.getElementById("trend-chart"), series, data, S.trend);
+    return xs.map((x) => (m.has(x) ? m.get(x) : null));
+  });
+  const bs = res.body.bucket_s || 1;
+  const data = withGaps(xs.map((x) => x / 1000), ys, Math.max(3 * bs, 10));
+  const unitOf = (n) => (S.signals[n] && S.signals[n].unit) || "";
+  const units = Array.from(new Set(names.map(unitOf)));
+  const series = names.map((n, i) => ({ label: sigName(n) + (unitOf(n) ? " [" + unitOf(n) + "]" : ""), stroke: COLORS[i % COLORS.length], width: 2,
+    scale: units.indexOf(unitOf(n)) < 2 ? (unitOf(n) || "y") : (units[0] || "y"), value: (u, v) => (v === null ? "—" : num(v, 3)) }));
+  S.trend = chart(document.getElementById("trend-chart"), series, data, S.trend, units);
 }
 
 async function loadPlan() {
@@ -172,10 +248,11 @@ async function loadPlan() {
   const h = await api("/api/history?" + q);
   const act = (n) => { const m = new Map(); if (h.ok) h.body.series[n].t_ms.forEach((x, i) => m.set(x, h.body.series[n].value[i])); return p.t_ms.map((x) => (m.has(x) ? m.get(x) : null)); };
   const data = [p.t_ms.map((x) => x / 1000), p.columns.ely_p_el_kw, act("el_power_kw"), p.forecast_pv_kw.length ? p.forecast_pv_kw : p.columns.pv_kw, act("pv_power_kw")];
+  const v = (u, x) => (x === null ? "—" : num(x, 2));
   const series = [
-    { label: t("plan.el_plan"), stroke: "#1f77b4", dash: [6, 4], width: 2 }, { label: t("plan.el_actual"), stroke: "#1f77b4", width: 2 },
-    { label: t("plan.pv_forecast"), stroke: "#ff7f0e", dash: [6, 4], width: 2 }, { label: t("plan.pv_actual"), stroke: "#ff7f0e", width: 2 }];
-  S.planChart = chart(document.getElementById("plan-chart"), series, data, S.planChart);
+    { label: t("plan.el_plan"), stroke: "#1f77b4", dash: [6, 4], width: 2, scale: "kW", value: v }, { label: t("plan.el_actual"), stroke: "#1f77b4", width: 2, scale: "kW", value: v },
+    { label: t("plan.pv_forecast"), stroke: "#ff7f0e", dash: [6, 4], width: 2, scale: "kW", value: v }, { label: t("plan.pv_actual"), stroke: "#ff7f0e", width: 2, scale: "kW", value: v }];
+  S.planChart = chart(document.getElementById("plan-chart"), series, data, S.planChart, ["kW"]);
 }
 
 async function init() {
@@ -197,6 +274,26 @@ async function init() {
   applyI18n(ts);
   document.querySelectorAll(".mode-btn").forEach((b) => b.addEventListener("click", () => command("/api/mode", { mode: b.dataset.mode })));
   document.getElementById("btn-ack-safe").addEventListener("click", () => command("/api/safe/ack", {}));
+  // SAFE and EMERGENCY STOP: prominent, always visible for commanders, sent only after a confirmation step
+  const box = document.getElementById("confirm-box");
+  let pending = null;
+  const ask = (key, path) => { pending = path; document.getElementById("confirm-text").textContent = t(key); box.hidden = false; document.getElementById("confirm-no").focus(); };
+  document.getElementById("btn-safe").addEventListener("click", () => ask("control.confirm_safe", "/api/safe"));
+  document.getElementById("btn-estop").addEventListener("click", () => ask("control.confirm_estop", "/api/estop"));
+  document.getElementById("confirm-no").addEventListener("click", () => { box.hidden = true; pending = null; });
+  document.getElementById("confirm-yes").addEventListener("click", () => { box.hidden = true; if (pending) command(pending, { confirm: true }); pending = null; });
+  const spName = document.getElementById("sp-name");
+  const showRange = () => {
+    const m = S.signals[spName.value], inp = document.getElementById("sp-value");
+    if (!m) return;
+    document.getElementById("sp-unit").textContent = m.dtype === "bool" ? "" : (m.unit || "");
+    const r = m.dtype === "bool" ? t("control.onoff") : (m.min !== null && m.max !== null ? t("control.range", { min: num(m.min), max: num(m.max), unit: m.unit || "" }) : "");
+    document.getElementById("sp-range").textContent = r;
+    inp.placeholder = r;
+    if (m.dtype !== "bool" && m.min !== null) { inp.dataset.min = m.min; inp.dataset.max = m.max; }
+  };
+  spName.addEventListener("change", showRange);
+  showRange();
   document.getElementById("btn-lease").addEventListener("click", async () => { const r = await api("/api/lease/refresh", { method: "POST" }); showMsg(r.ok, r.ok ? t("control.lease_ok") : explain(r)); });
   document.getElementById("sp-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -210,7 +307,7 @@ async function init() {
   });
   document.getElementById("btn-logout").addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   document.getElementById("btn-trend").addEventListener("click", loadTrend);
-  document.addEventListener("h2q-lang", () => { if (S.snap) render(S.snap); loadAlarms(); loadAudit(); loadTrend(); loadPlan(); if (S.me) document.getElementById("user-info").textContent = S.me.name + " · " + t("role." + S.me.role); });
+  document.addEventListener("h2q-lang", () => { showRange(); if (S.snap) render(S.snap); loadAlarms(); loadAudit(); loadTrend(); loadPlan(); if (S.me) document.getElementById("user-info").textContent = S.me.name + " · " + t("role." + S.me.role); });
   const st = await api("/api/state");
   if (st.ok) render(st.body);
   startStream();

@@ -11,6 +11,10 @@ document.addEventListener("DOMContentLoaded", () => {
                              password: document.getElementById("login-password").value }),
     });
     if (r.ok) { location.href = "/"; return; }
-    err.textContent = r.status === 429 ? t("login.too_many") : t("login.failed");
+    let d = null;
+    try { d = (await r.json()).detail; } catch (e) { d = null; }
+    // the server answers with a code and parameters; the page words them in its language
+    if (d && d.code && I18N.dict["err." + d.code] !== undefined) err.textContent = t("err." + d.code, d.params || {});
+    else err.textContent = r.status === 429 ? t("login.too_many") : t("login.failed");
   });
 });

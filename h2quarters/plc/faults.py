@@ -17,7 +17,7 @@ from h2quarters.plc.registers import RegisterMap, Signal
 
 FaultKind = Literal[
     "sensor_stuck", "sensor_drift", "sensor_noise", "sensor_out_of_range",
-    "comm_loss", "h2_leak", "cooling_failure", "stack_degradation",
+    "comm_loss", "h2_leak", "cooling_failure", "stack_degradation", "gas_crossover", "inverter_trip",
 ]
 
 
@@ -62,6 +62,17 @@ CATALOGUE: dict[str, FaultSpec] = {
     "stack_degradation": FaultSpec(
         "stack_degradation", "Every cell needs extra voltage: more power (and heat) for the same hydrogen.",
         "unused", "extra cell voltage in mV", 50.0),
+    "gas_crossover": FaultSpec(
+        "gas_crossover", "Hydrogen permeates the membrane to the anode (oxygen) side and leaves with the oxygen "
+        "vent: the Faraday efficiency drops, so less H2 reaches the gas counter and the tank for the same stack "
+        "current; cell voltage and power stay. The register map has no H2-in-O2 signal, so a real stack's "
+        "H2-in-O2 trip is not modelled.",
+        "unused", "share of the produced H2 that crosses over, in % (0, 50]", 10.0),
+    "inverter_trip": FaultSpec(
+        "inverter_trip", "The PV inverter disconnects from the grid: its AC output (pv_power_kw) drops while the "
+        "sun still shines, and the grid meter supplies the difference. The map has no irradiance or inverter "
+        "status signal; the irradiance the PV would convert is unchanged.",
+        "unused", "share of the PV inverter power that is disconnected, in % (0, 100]; 100 = whole inverter", 100.0),
 }
 
 SENSOR_KINDS = {"sensor_stuck", "sensor_drift", "sensor_noise", "sensor_out_of_range"}
@@ -134,6 +145,10 @@ class FaultInjector:
                 raise ValueError(f"h2_leak value (kg/h) = {value!r} outside the allowed range (0, 100]")
             if kind == "stack_degradation" and not (value is not None and 0.0 < value <= 1000.0):
                 raise ValueError(f"stack_degradation value (mV) = {value!r} outside the allowed range (0, 1000]")
+            if kind == "gas_crossover" and not (value is not None and 0.0 < value <= 50.0):
+                raise ValueError(f"gas_crossover value (%) = {value!r} outside the allowed range (0, 50]")
+            if kind == "inverter_trip" and not (value is not None and 0.0 < value <= 100.0):
+                raise ValueError(f"inverter_trip value (%) = {value!r} outside the allowed range (0, 100]")
         if value is not None and not math.isfinite(float(value)) and kind != "sensor_out_of_range":
             raise ValueError(f"fault value {value!r} must be finite")
         fault = Fault(self._next_id, kind, target, None if value is None else float(value), bool(hidden), t_s,
@@ -208,6 +223,22 @@ class FaultInjector:
         """Extra cell voltage in V from stack_degradation faults."""
         return sum((f.value or 0.0) * 1e-3 for f in self._faults.values() if f.kind == "stack_degradation")
 
+    def crossover_fraction(self) -> float:
+        """Share (0..1) of the produced H2 lost to the oxygen side by gas_crossover faults (combined)."""
+        keep = 1.0
+        for f in self._faults.values():
+            if f.kind == "gas_crossover":
+                keep *= 1.0 - (f.value or 0.0) / 100.0
+        return 1.0 - keep
+
+    def inverter_tripped_fraction(self) -> float:
+        """Share (0..1) of the PV inverter power disconnected by inverter_trip faults (combined)."""
+        on = 1.0
+        for f in self._faults.values():
+            if f.kind == "inverter_trip":
+                on *= 1.0 - (f.value or 0.0) / 100.0
+        return 1.0 - on
+
     def visible_targets(self) -> set[str]:
         """Signal names with a visible sensor fault, plus pseudo-targets for visible plant faults."""
         out: set[str] = set()
@@ -218,10 +249,12 @@ class FaultInjector:
                 out.add(f.target)
             elif f.kind == "h2_leak":
                 out.add("h2_detector_lel_pct")
-            elif f.kind in ("cooling_failure", "stack_degradation"):
+            elif f.kind in ("cooling_failure", "stack_degradation", "gas_crossover"):
                 out.add(f"el:{f.kind}")
             elif f.kind == "comm_loss":
                 out.add("comm_loss")
+            elif f.kind == "inverter_trip":
+                out.add("pv:inverter_trip")
         return out
 
 

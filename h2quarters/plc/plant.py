@@ -182,10 +182,11 @@ class PlantState:
         self.m_tank_kg = self.tank.m_init_kg
         self.m_ref_kg = self.m_tank_kg  # tank content when the meters started (balance reference)
         self.c_h2_vol = 0.0
-        # Accumulators (kWh / kg) for meters and balance checks; vented and leaked H2 are not metered.
+        # Accumulators (kWh / kg) for meters and balance checks; vented and leaked H2 are not metered, nor is the
+        # H2 lost to the oxygen side (gas_crossover) or the PV power a tripped inverter does not deliver.
         self.acc: dict[str, float] = {k: 0.0 for k in (
             "pv_kwh", "load_kwh", "el_kwh", "comp_kwh", "fc_kwh", "batt_kwh", "import_kwh", "export_kwh",
-            "h2_prod_kg", "h2_fc_kg", "h2_leak_kg", "h2_vent_kg")}
+            "h2_prod_kg", "h2_fc_kg", "h2_leak_kg", "h2_vent_kg", "h2_crossover_kg", "pv_tripped_kwh")}
         self.trips = 0
         # armed from the start: a plant nobody supervises falls back after watchdog_timeout_ms
         self.watchdog_armed = True
@@ -469,7 +470,9 @@ class PlantState:
             raise ValueError(f"dt_s = {dt_s!r} must be > 0")
         h = self.hold
         dt_h = dt_s / 3600.0
-        pv_kw, load_kw = self.profile.at(self.t_s + 0.5 * dt_s)
+        pv_avail_kw, load_kw = self.profile.at(self.t_s + 0.5 * dt_s)
+        # inverter_trip: the array still sees the sun, the inverter delivers only its connected share
+        pv_kw = pv_avail_kw * (1.0 - self.faults.inverter_tripped_fraction())
         mode_ok = h["operating_mode"] in (MODE_MANUAL, MODE_AUTO)
 
         # electrolyser
@@ -479,7 +482,10 @@ class PlantState:
             and not h["el_maintenance"] and not h["el_flushing"] and not self.el_heartbeat_error
         p_req = h["el_production_rate_pct"] / 100.0 * self.el.model.p_rated_kw if el_on else 0.0
         es = self.el.step(p_req, dt_s, standby_allowed=el_on)
-        m_prod = es.m_h2_kg
+        # gas_crossover: part of the H2 made at the cathode permeates to the anode and leaves with the O2 vent,
+        # so only the rest passes the gas counter (a lower Faraday efficiency at the same current and power)
+        m_cross = es.m_h2_kg * self.faults.crossover_fraction()
+        m_prod = es.m_h2_kg - m_cross
 
         # compressor (electrolyser outlet -> tank pressure)
         p_tank = float(self.tank.pressure_from_mass_bar(self.m_tank_kg))
@@ -533,6 +539,8 @@ class PlantState:
         a["h2_fc_kg"] += m_fc
         a["h2_leak_kg"] += m_leak
         a["h2_vent_kg"] += m_vent
+        a["h2_crossover_kg"] += m_cross
+        a["pv_tripped_kwh"] += (pv_avail_kw - pv_kw) * dt_h
         self.t_s += dt_s
         self._last = {"p_el_kw": es.p_total_kw, "p_req_kw": p_req, "i_a": es.i_a, "u_cell_v": es.u_cell_v,
                       "m_h2_kg": m_prod, "dt_s": dt_s, "pv_kw": pv_kw, "load_kw": load_kw, "p_comp_kw": p_comp,
@@ -639,7 +647,7 @@ class PlantState:
             m["el_command_en"] = CMD_START | CMD_ABORT
         el_issues = [FAILURE if el_blocked else NORMAL,
                      MAINTENANCE_REQUIRED if h["el_maintenance"] or "el:stack_degradation" in vis else NORMAL,
-                     OFF_SPEC if "el:cooling_failure" in vis or _any_of(vis, "el_") else NORMAL]
+                     OFF_SPEC if vis & {"el:cooling_failure", "el:gas_crossover"} or _any_of(vis, "el_") else NORMAL]
         m["el_health"] = _worst(el_issues)
 
         m["pv_power_kw"] = last["pv_kw"]
@@ -685,6 +693,7 @@ class PlantState:
         m["plant_time_s"] = int(self.t_s)
         m["plant_health"] = _worst([m["el_health"], m["storage_health"], m["fc_health"],
                                     FAILURE if self.trips & ~(H2_PREALARM | WATCHDOG) else NORMAL,
+                                    FAILURE if "pv:inverter_trip" in vis else NORMAL,
                                     CHECK_FUNCTION if "comm_loss" in vis or m["watchdog_alarm"] else NORMAL,
                                     OFF_SPEC if "h2_detector_lel_pct" in vis else NORMAL])
         m["faults_visible"] = len(self.faults.active(include_hidden=False))
@@ -712,7 +721,9 @@ class PlantState:
 
         ``energy_residual_kwh = import - export - (load + electrolyser + compressor + battery - pv - fuel cell)``;
         ``h2_residual_kg = (m_tank - m_ref) - (produced - fuel cell - leaked - vented)``, ``m_ref`` the tank content
-        when the meters started (kept across restarts with the meters).
+        when the meters started (kept across restarts with the meters). ``produced`` is what passed the gas
+        counter; ``h2_crossover_kg`` (lost to the oxygen side) and ``pv_tripped_kwh`` (PV power a tripped inverter
+        did not deliver) are reported beside the balances.
         """
         a = self.acc
         e_res = (a["import_kwh"] - a["export_kwh"]) - (a["load_kwh"] + a["el_kwh"] + a["comp_kwh"] + a["batt_kwh"]

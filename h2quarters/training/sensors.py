@@ -71,6 +71,8 @@ SENSORS: dict[str, Sensor] = {
     "fc_h2_kg_per_h": Sensor(0.0002, 0.01, 0.0001, "mass flow meter, ±1 % ± 0.2 g/h"),
     "pv_power_kw": Sensor(0.01, 0.005, 0.01, "inverter display, ±0.5 % ± 10 W"),
     "pv_energy_kwh": Sensor(0.0, 0.0, 0.01, "inverter counter, 10 Wh digits"),
+    "grid_import_kw": Sensor(0.01, 0.005, 0.001, "grid meter, ±0.5 % ± 10 W, 1 W digits", lo=0.0),
+    "grid_export_kw": Sensor(0.01, 0.005, 0.001, "grid meter, ±0.5 % ± 10 W, 1 W digits", lo=0.0),
     "h2_to_tank_kg": Sensor(0.0, 0.0, 0.0001, "Coriolis totaliser, 0.1 g digits"),
     "h2_from_tank_kg": Sensor(0.0, 0.0, 0.0001, "Coriolis totaliser, 0.1 g digits"),
     "tank_pressure_bar": Sensor(0.03, 0.0, 0.01, "precision pressure transmitter, σ 0.03 bar, 0.01 bar digits"),

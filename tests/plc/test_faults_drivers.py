@@ -15,6 +15,7 @@ from h2quarters.plc.drivers import (
     Quality,
     make_driver,
 )
+from h2quarters.plc.plant import PlantState
 from h2quarters.plc.registers import WriteRefused
 from h2quarters.plc.virtual_plc import VirtualPlc
 
@@ -106,6 +107,69 @@ async def test_stack_degradation_raises_cell_voltage(plant) -> None:
     assert plant.read("el_cell_voltage_v") - u0 > 0.05
     assert plant._last["m_h2_kg"] < m0  # same power, more volts → less current → less hydrogen
     assert plant.read("el_health") == 4  # MAINTENANCE_REQUIRED
+
+
+def _twins(scenario, profile) -> tuple[PlantState, PlantState]:
+    """Two identical producing plants (same profile, same setpoints): one gets the fault, one is the reference."""
+    out = []
+    for _ in range(2):
+        p = PlantState(scenario, dev_settings(), profile=profile)
+        p.write("el_production_rate_pct", 100)
+        p.write("el_start", True)
+        for _ in range(20):
+            p.step(60.0)
+        out.append(p)
+    return out[0], out[1]
+
+
+async def test_gas_crossover_lowers_faraday_efficiency_at_same_current(scenario, profile) -> None:
+    bad, ref = _twins(scenario, profile)
+    h0, c0 = bad.acc["h2_prod_kg"], bad.acc["h2_crossover_kg"]
+    f = bad.inject_fault("gas_crossover", value=20.0, hidden=True)
+    assert f["value"] == 20.0 and bad.read("faults_visible") == 0
+    for p in (bad, ref):
+        for _ in range(10):
+            p.step(60.0)
+    # same current, voltage and power: the stack works as before, only less of its H2 reaches the counter
+    for name in ("el_stack_current_a", "el_cell_voltage_v", "el_power_kw"):
+        assert bad.read(name) == pytest.approx(ref.read(name), rel=1e-9)
+    assert bad.read("el_h2_flow_nlh") == pytest.approx(0.8 * ref.read("el_h2_flow_nlh"), rel=1e-9)
+    made = ref.acc["h2_prod_kg"] - h0  # Faraday production of the twin over the same 10 min
+    assert bad.acc["h2_crossover_kg"] - c0 == pytest.approx(0.2 * made, rel=1e-9)
+    assert (bad.acc["h2_prod_kg"] - h0) + (bad.acc["h2_crossover_kg"] - c0) == pytest.approx(made, rel=1e-12)
+    assert bad.m_tank_kg < ref.m_tank_kg and abs(bad.balances()["h2_residual_kg"]) < 1e-12
+    assert bad.read("el_health") == 0  # hidden: NE 107 says normal
+    bad.inject_fault("gas_crossover", value=5.0)
+    assert bad.read("el_health") == 3  # visible: OFF_SPEC
+    with pytest.raises(ValueError, match=r"gas_crossover value \(%\) = 60.0 outside the allowed range \(0, 50\]"):
+        bad.inject_fault("gas_crossover", value=60.0)
+
+
+async def test_inverter_trip_drops_pv_ac_and_the_grid_takes_over(scenario, profile) -> None:
+    bad, ref = _twins(scenario, profile)
+    assert bad.read("pv_power_kw") > 1.0  # midsummer morning: the sun shines
+    e0 = {k: bad.acc[k] for k in ("pv_kwh", "import_kwh", "export_kwh", "pv_tripped_kwh")}
+    bad.inject_fault("inverter_trip")
+    for p in (bad, ref):
+        for _ in range(10):
+            p.step(60.0)
+    assert bad.read("pv_power_kw") == 0.0 and ref.read("pv_power_kw") > 1.0
+    net = lambda p: p.read("grid_import_kw") - p.read("grid_export_kw")  # noqa: E731
+    assert net(bad) - net(ref) == pytest.approx(ref.read("pv_power_kw"), rel=1e-9)
+    assert bad.acc["pv_kwh"] == e0["pv_kwh"]  # the inverter's counter stops
+    assert bad.acc["pv_tripped_kwh"] - e0["pv_tripped_kwh"] == pytest.approx(ref.acc["pv_kwh"] - e0["pv_kwh"],
+                                                                            rel=1e-12)
+    assert bad.read("el_power_kw") == pytest.approx(ref.read("el_power_kw"), rel=1e-9)
+    assert abs(bad.balances()["energy_residual_kwh"]) < 1e-9 * (ref.acc["pv_kwh"] + 1.0)
+    assert bad.read("plant_health") == 1  # visible: FAILURE
+    bad.clear_fault(None)
+    bad.inject_fault("inverter_trip", value=40.0, hidden=True)
+    bad.step(60.0)
+    ref.step(60.0)
+    assert bad.read("pv_power_kw") == pytest.approx(0.6 * ref.read("pv_power_kw"), rel=1e-9)
+    assert bad.read("plant_health") == ref.read("plant_health") and bad.read("faults_visible") == 0
+    with pytest.raises(ValueError, match=r"inverter_trip value \(%\) = 0.0 outside the allowed range \(0, 100\]"):
+        bad.inject_fault("inverter_trip", value=0.0)
 
 
 async def test_drivers_reconnect_after_plc_restart_and_are_invalid_meanwhile(scenario, profile) -> None:
@@ -229,16 +293,20 @@ async def test_fault_methods_over_opcua_hide_and_refuse(plc: VirtualPlc) -> None
         nan = ua.Variant(float("nan"), ua.VariantType.Double)
         fid = await call("Inject", "sensor_stuck", "tank_pressure_bar", nan, False)
         await call("Inject", "h2_leak", "", ua.Variant(0.05, ua.VariantType.Double), True)
+        await call("Inject", "inverter_trip", "", nan, True)  # default value: the whole inverter
+        assert plc.plant.faults.inverter_tripped_fraction() == 1.0
         visible = json.loads(str(await call("List", False)))
         everything = json.loads(str(await call("List", True)))
         assert [f["kind"] for f in visible] == ["sensor_stuck"] and visible[0]["id"] == fid
-        assert {f["kind"] for f in everything} == {"sensor_stuck", "h2_leak"}
+        assert {f["kind"] for f in everything} == {"sensor_stuck", "h2_leak", "inverter_trip"}
         assert all(f["does"] for f in everything)
         with pytest.raises(ua.UaStatusCodeError, match="BadInvalidArgument"):
             await call("Inject", "sensor_stuck", "no_such_signal", nan, False)
         with pytest.raises(ua.UaStatusCodeError, match="BadInvalidArgument"):
             await call("Inject", "melt_down", "", nan, False)
-        assert await call("Clear", ua.Variant(0, ua.VariantType.UInt32)) == 2
+        with pytest.raises(ua.UaStatusCodeError, match="BadInvalidArgument"):  # crossover above 50 %
+            await call("Inject", "gas_crossover", "", ua.Variant(80.0, ua.VariantType.Double), True)
+        assert await call("Clear", ua.Variant(0, ua.VariantType.UInt32)) == 3
         # Start/Stop methods act on the same plant
         el = client.get_node(ua.NodeId("Plant.Electrolyser", idx))
         await el.call_method(ua.NodeId("Plant.Electrolyser.Start", idx))

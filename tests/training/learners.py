@@ -147,6 +147,8 @@ def e10(s: ExerciseSession, v: dict) -> Answers:
     # pressure rise expected from the gas counter (ideal-gas slope with Z at ~100 bar is close enough to judge)
     dp_expected = dm * z_quad(b["tank_pressure_bar"]) * RS * 288.15 / 0.6 / 1e5
     dp = a["tank_pressure_bar"] - b["tank_pressure_bar"]
+    if b["pv_power_kw"] > 0.5 and a["pv_power_kw"] < 0.1 * b["pv_power_kw"]:  # the sun does not vanish in 30 min
+        return {"fault": "inverter_trip", "evidence": ["pv_power_kw", "grid_import_kw"]}
     if a["h2_detector_lel_pct"] > 1.0:
         return {"fault": "h2_leak", "evidence": ["h2_detector_lel_pct", "tank_pressure_bar"]}
     if a["el_stack_current_a"] < 1.0:  # tripped: only the stack temperature interlock stops it here
@@ -155,6 +157,9 @@ def e10(s: ExerciseSession, v: dict) -> Answers:
         return {"fault": "cooling_failure", "evidence": ["el_electrolyte_temperature_c"]}
     if a["el_cell_voltage_v"] > b["el_cell_voltage_v"] + 0.05:
         return {"fault": "membrane_ageing", "evidence": ["el_cell_voltage_v", "el_h2_flow_nlh"]}
+    # Faraday: H2 flow per stack current is fixed by 2F; a drop at unchanged voltage means H2 goes elsewhere
+    if a["el_h2_flow_nlh"] / a["el_stack_current_a"] < 0.93 * b["el_h2_flow_nlh"] / b["el_stack_current_a"]:
+        return {"fault": "gas_crossover", "evidence": ["el_h2_flow_nlh", "el_stack_current_a"]}
     if dp < 0.6 * dp_expected:
         return {"fault": "sensor_stuck", "evidence": ["tank_pressure_bar", "el_h2_total_nl"]}
     return {"fault": "sensor_drift", "evidence": ["tank_pressure_bar", "el_h2_total_nl"]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from h2quarters.training.catalog import load_catalog
+from h2quarters.training.catalog import draw_fault, load_catalog
 from h2quarters.training.checker import evaluate
 from h2quarters.training.session import ExerciseSession, solution
 from tests.training.learners import answer_all, careful_answers, sloppy_answers
@@ -130,3 +130,32 @@ def test_learner_mistakes_are_recognised(exercise_id: str, variant: dict, qid: s
         res = s.answer(qid, ans[qid])
         hits += res.code == "mistake" and res.mistake_id == mistake_id
     assert hits >= 4
+
+
+@pytest.mark.parametrize("fault_id", ["gas_crossover", "inverter_trip"])
+def test_e10_new_faults_are_drawn_injected_and_found(fault_id: str) -> None:
+    """Seeds drawing the PLC's gas_crossover / inverter_trip: the fault acts on the signals it names as evidence,
+    the teacher solution names them, and the careful learner finds it from the two readings."""
+    ex = CATALOG["E10"]
+    seed = next(s for s in range(200) if draw_fault(ex, s).id == fault_id)
+    sol = solution(ex, seed)
+    assert sol["fault"] == fault_id
+    s = ExerciseSession(ex, seed)
+    for m in ex.measurements:
+        s.take(m.id)
+    b, a = s.readings["before"].values, s.readings["after"].values
+    if fault_id == "gas_crossover":  # 15 % less H2 per ampere, cell voltage unchanged
+        assert a["el_h2_flow_nlh"] / a["el_stack_current_a"] < 0.9 * b["el_h2_flow_nlh"] / b["el_stack_current_a"]
+        assert abs(a["el_cell_voltage_v"] - b["el_cell_voltage_v"]) < 0.01
+    else:  # the PV AC output is gone, the grid supplies what the PV did
+        assert b["pv_power_kw"] > 1.0 and a["pv_power_kw"] == 0.0
+        assert a["grid_import_kw"] - b["grid_import_kw"] > 0.8 * b["pv_power_kw"]
+    for ans in sol["answers"]:
+        res = s.answer(ans["id"], ans["options"])
+        assert res.code == "correct", (ans, res)
+    assert set(next(x["options"] for x in sol["answers"] if x["id"] == "evidence")) == \
+        set(next(c.evidence for c in ex.plant.fault_choices if c.id == fault_id))
+    t = ExerciseSession(ex, seed)
+    answer_all(t, careful_answers(t))
+    rec = t.record()
+    assert rec.score == rec.max_score

@@ -163,9 +163,8 @@ class RollingMPC:
             self._direct.update(vals)
         t1 = time.perf_counter()
         warm = warm_shift is not None and self._direct._x is not None
-        self._direct.h.setOptionValue("mip_heuristic_run_feasibility_jump",
-                                      bool(self.settings.mpc_feasibility_jump) or not warm)
-        info = self._direct.solve(warm_shift, self.settings.mpc_time_limit_s if warm else self.settings.time_limit_s)
+        info = self._direct.solve(warm_shift, self.settings.mpc_time_limit_s if warm else self.settings.time_limit_s,
+                                  heuristics_when_warm=bool(self.settings.mpc_feasibility_jump))
         t2 = time.perf_counter()
         if not info.ok:
             raise RuntimeError(f"MPC re-plan at {forecast.index[0]} failed: HiGHS status {info.status}")

@@ -110,6 +110,22 @@ def test_infeasible_demand_is_explained():
     assert "hydrogen demand of 5.000 kg on 2025-06-02" in msg
     assert f"by {shortfall:.3f} kg" in msg
     assert res.schedule.h2_unmet_kg.sum() == pytest.approx(shortfall, abs=1e-6)
+    assert "electrolyser output binds" in msg  # 0.2 kg + 24 h × 0.087 kg/h < usable tank + 1 h of output
+
+
+def test_too_small_tank_names_the_demand_window():
+    # A sunny morning could make enough hydrogen, but it is all demanded between 14:00 and 16:00 and the tank
+    # holds only 0.7 kg: the demand window binds, not the electrolyser's daily output.
+    plant = make_plant(fuel_cell=False, battery=False, m_max_kg=1.0, m_init_kg=0.3)
+    inputs = make_inputs(24, "1h", pv_peak_kw=12.0, import_eur=0.05)
+    inputs.loc[inputs.index.hour.isin([14, 15]), "h2_demand_kg"] = 0.6
+    res = plan(plant, inputs, OptSettings(terminal_h2_eur_per_kg=0.0))
+    rate = 4.8 / 55.0
+    shortfall = 1.2 - (0.7 + 2 * rate)
+    assert res.schedule.h2_unmet_kg.sum() == pytest.approx(shortfall, abs=1e-5)
+    msg = res.messages[0]
+    assert "the demand window binds" in msg and "between 14:00 and the end of the 15:00 step" in msg
+    assert f"at most {0.7 + 2 * rate:.3f} kg" in msg and f"by {shortfall:.3f} kg" in msg
 
 
 def test_import_limit_is_explained():

@@ -110,9 +110,9 @@ class OptSettings(BaseModel):
                            "plan already is an incumbent; the heuristic costs ≈60 ms per re-plan and rarely "
                            "beats it. The first (cold) plan always runs it.")
     mip_abs_gap: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
-        0.01, description="Absolute MIP gap of one-shot plans in objective units (EUR with objective='cost'): "
+        1e-6, description="Absolute MIP gap of one-shot plans in objective units (EUR with objective='cost'): "
                           "HiGHS stops once the plan is proven within mip_rel_gap or within this many EUR of the "
-                          "optimum, whichever comes first.")
+                          "optimum, whichever comes first. Default: HiGHS' own (the relative gap governs).")
     time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(
         300.0, description="HiGHS wall-clock safety for one-shot plans and the first MPC plan (s); a plan it "
                            "stops is reported with its gap.")

@@ -89,7 +89,8 @@ def test_backends_agree():
     # the same sequence of re-plans through both backends gives the same optimum every time
     plant = make_plant(startup_h=10 / 60)
     inputs = make_inputs(48, "1h", seed=4)
-    settings = OptSettings(mpc_mip_rel_gap=1e-9, startup_cost_eur=0.3, min_up_h=2.0, mpc_time_limit_s=120.0)
+    settings = OptSettings(mpc_mip_rel_gap=1e-9, mpc_mip_abs_gap=0.0, startup_cost_eur=0.3, min_up_h=2.0,
+                           mpc_time_limit_s=120.0)
     direct = RollingMPC(plant, settings, 1.0, 24, backend="direct")
     pers = RollingMPC(plant, settings, 1.0, 24, backend="pyomo-persistent")
     for i, st in enumerate([InitialState(1.0, 5.0), InitialState(0.8, 2.0, ELY_ON, 3.0, 1),
@@ -115,7 +116,7 @@ def test_stochastic_first_stage_shared_and_zero_spread_equals_deterministic():
     plant = make_plant()
     inputs = make_inputs(24 + 24 + 24, "1h", seed=6)
     # with three identical scenarios the two-stage plan has the deterministic optimum
-    exact = OptSettings(mpc_mip_rel_gap=1e-9, mpc_time_limit_s=120.0)
+    exact = OptSettings(mpc_mip_rel_gap=1e-9, mpc_mip_abs_gap=0.0, mpc_time_limit_s=120.0)
     det = RollingMPC(plant, exact, 1.0, 24)
     sto3 = RollingMPC(plant, exact, 1.0, 24, n_scenarios=3)
     for i in (0, 5, 9):

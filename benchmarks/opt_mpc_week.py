@@ -68,10 +68,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write every number to this file")
     a = ap.parse_args()
     plain, dec_plain = run(a.start, a.days)
+    print("as is:", json.dumps(plain), flush=True)  # printed at once: the busy run can take long
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         time.sleep(2.0)
         busy, dec_busy = run(a.start, a.days)
+        print("busy:", json.dumps(busy), flush=True)
     finally:
         for p in burners:
             p.kill()

@@ -10,8 +10,8 @@ raised by one (each value of a component touches its own rows/columns — the ro
 says which), hands the matrix to highspy once, and from then on a re-plan is a few numpy operations,
 ``changeRowsBounds``/``changeColsCost``/``changeCoeff`` and ``run``.
 
-Between re-plans the previous solution, shifted by the number of steps executed, is offered to HiGHS as
-a starting incumbent.
+Between re-plans the previous solution, shifted by the number of steps executed and completed into a feasible
+point (:mod:`h2quarters.opt.warm`), is offered to HiGHS as a starting incumbent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from h2quarters.opt.model import COEF_PARAM_NAMES, PARAM_NAMES, write_values
 from h2quarters.opt.results import VAR_ST1, solution_arrays, var_positions
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import SolveInfo, _highs_options, _status, highs_lp
+from h2quarters.opt.warm import WarmStart
 
 _INF = highspy.kHighsInf
 
@@ -119,6 +120,9 @@ class DirectHighs:
 
         lp, integ = highs_lp(sf)  # at the base point θ₀ (rhs0, c0, off0 above are the same numbers)
         self.n_int = int(integ.sum())
+        self.warm = WarmStart(m, self.col_pos, a_probe, np.asarray(lp.col_lower_, float),
+                              np.asarray(lp.col_upper_, float), integ)
+        self._coef_pos = {name: self.warm.entry_positions(v[0], v[1]) for name, v in self.coef_maps.items()}
         self.h = highspy.Highs()
         _highs_options(self.h, settings)
         self.h.passModel(lp)
@@ -156,6 +160,7 @@ class DirectHighs:
             vals = base[changed] + slope[changed] * (new[k_p[changed]] - 1.0)
             for r, c, v in zip(rows[changed].tolist(), cols[changed].tolist(), vals.tolist()):
                 self.h.changeCoeff(r, c, v)
+            self.warm.set_entries(self._coef_pos[name][changed], vals)
             self.coef_theta[name] = new.copy()
 
     def update(self, values: dict[str, np.ndarray]) -> None:
@@ -179,30 +184,62 @@ class DirectHighs:
         self.h.changeObjectiveOffset(off)
         self._set_coefficients(values)
 
-    def solve(self, warm_shift: int | None = None, time_limit_s: float | None = None) -> SolveInfo:
-        """Run HiGHS (optionally from the previous solution shifted by ``warm_shift`` steps).
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Current lower and upper row bounds."""
+        return (np.where(self.sense == 1, -_INF, self.rhs0), np.where(self.sense == -1, _INF, self.rhs0))
 
-        ``time_limit_s`` caps this run (the instance's own limit applies otherwise).
+    def solve(self, warm_shift: int | None = None, time_limit_s: float | None = None,
+              heuristics_when_warm: bool = True) -> SolveInfo:
+        """Run HiGHS, optionally from the previous solution shifted by ``warm_shift`` steps.
+
+        The shifted solution is completed into a feasible start (:class:`h2quarters.opt.warm.WarmStart`) and
+        offered only if it passes the feasibility check, so HiGHS never runs a repair LP for it.
+        ``SolveInfo.extra['warm_start']`` says what happened: 'none' (no previous solution or not asked),
+        'accepted', 'rejected' (the completion failed the check; HiGHS started cold) or 'ignored' (offered,
+        but HiGHS returned a worse plan — it did not use it).
+
+        Parameters
+        ----------
+        warm_shift : int, optional
+            Steps executed since the previous solve.
+        time_limit_s : float, optional
+            Wall-clock cap of this run (a last-resort safety; the instance's own limit applies otherwise).
+        heuristics_when_warm : bool
+            Run the feasibility-jump heuristic even when a start is offered (it always runs without one).
         """
         if time_limit_s is not None:
             self.h.setOptionValue("time_limit", float(time_limit_s))
+        extra: dict = {"warm_start": "none"}
+        start_obj = None
         if warm_shift is not None and self._x is not None and self.n_int:
-            sol = highspy.HighsSolution()
-            sol.col_value = self._x[self._shift(warm_shift)]
-            sol.value_valid = True
-            self.h.setSolution(sol)
+            lo, up = self.row_bounds()
+            x0, how = self.warm.complete(self._x[self._shift(warm_shift)], self.theta0, warm_shift, lo, up)
+            if x0 is None:
+                extra.update(warm_start="rejected", warm_start_reason=how)
+            else:
+                sol = highspy.HighsSolution()
+                sol.col_value = x0
+                sol.value_valid = True
+                self.h.setSolution(sol)
+                start_obj = float(self.c0 @ x0 + self.off0)
+                extra.update(warm_start="accepted", warm_start_tail=how, start_objective=start_obj)
+        self.h.setOptionValue("mip_heuristic_run_feasibility_jump",
+                              bool(heuristics_when_warm) or start_obj is None)
         run0 = float(self.h.getRunTime())
         t0 = time.perf_counter()
         self.h.run()
         t1 = time.perf_counter()
         out = SolveInfo(status=_status(self.h), solve_s=t1 - t0, highs_run_s=float(self.h.getRunTime()) - run0,
-                        n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int)
+                        n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int, extra=extra)
         if out.ok:
             info = self.h.getInfo()
             self._x = np.asarray(self.h.getSolution().col_value, float)
             out.objective = float(info.objective_function_value)
             out.mip_gap = float(info.mip_gap) if self.n_int else 0.0
             out.bound = float(info.mip_dual_bound) if self.n_int else out.objective
+            out.extra["mip_nodes"] = int(info.mip_node_count)
+            if start_obj is not None and out.objective > start_obj + 1e-7 * max(1.0, abs(start_obj)):
+                extra["warm_start"] = "ignored"
         return out
 
     def arrays(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -11,7 +11,8 @@ Formulation (per scenario ``s``, step ``t`` of length ``dt`` hours)
 Electrolyser, three states from two binaries: producing ``on``, standby ``sb``, off ``1 − on − sb``;
 energised ``w = on + sb``.
 
-- Cold start ``cs[t] ≥ w[t] − w[t−1]`` (binary), costs ``startup_cost_eur``; a hot start from standby is free.
+- Cold start ``cs[t] = max(0, w[t] − w[t−1])`` (three rows: ``cs ≥ w[t] − w[t−1]``, ``cs ≤ w[t]``,
+  ``cs ≤ 1 − w[t−1]``), costs ``startup_cost_eur``; a hot start from standby is free.
 - Start-up delay ``d = startup_h / dt = k + r`` (whole steps ``k``, remainder ``r``): no production in the
   ``k`` steps from a cold start, and in the step after those only ``1 − r`` of the step produces. The
   effective producing fraction is ``z = on − λ`` with ``λ = r · cs[t−k] · on[t]`` (linearised).
@@ -177,14 +178,17 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     y0 = float(ely.curve.y[0])
     m.on = pyo.Var(ST, domain=pyo.Binary)
     m.sb = pyo.Var(ST, domain=pyo.Binary)
-    # cs is integral at the optimum without being declared binary: it is bounded below by a difference of
-    # binaries and every use of it (start-up cost, delay) makes a larger value worse.
+    # cs is continuous but exact: bounded below by w[t] − w[t−1] and above by w[t] and 1 − w[t−1] (rows
+    # c_cold, c_cold_on, c_cold_off), so for binary w it equals max(0, w[t] − w[t−1]). Only bounding it below
+    # is not enough: a larger cs buys a larger start-up fraction λ (production below minimum load) whenever
+    # a cold start costs nothing (startup_cost_eur = 0).
     m.cs = pyo.Var(ST, bounds=(0, 1))
     m.dl = pyo.Var(m.S, m.T, m.K, bounds=lambda _m, s, t, k: (0, float(widths[k])))
 
     d_steps = ely.startup_h / dt_h
     k_full = math.floor(d_steps + 1e-9)
     r_frac = d_steps - k_full if d_steps - k_full > 1e-9 else 0.0
+    m.k_full, m.r_frac = k_full, r_frac  # (read by the warm start, h2quarters.opt.warm)
     if r_frac > 0:
         m.lam = pyo.Var(ST, bounds=(0, r_frac))
 
@@ -233,6 +237,8 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         return m.on_prev if t == 0 else m.on[s, t - 1]
 
     m.c_cold = pyo.Constraint(ST, rule=lambda m, s, t: m.cs[s, t] >= m.w[s, t] - _w_prev(m, s, t))
+    m.c_cold_on = pyo.Constraint(ST, rule=lambda m, s, t: m.cs[s, t] <= m.w[s, t])
+    m.c_cold_off = pyo.Constraint(ST, rule=lambda m, s, t: m.cs[s, t] + _w_prev(m, s, t) <= 1)
     n_up = steps_of(settings.min_up_h, dt_h)
     n_down = steps_of(settings.min_down_h, dt_h)
     # History handed over from the plant can only bind within the first max(up, down, delay) steps.
@@ -310,6 +316,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
         # reserve (2 % LP gap in winter, 10× longer solves). With H ≥ the running maximum of
         # k·fc_on[τ] + demand before τ:  m[t+1] + demand through t ≥ m_min + H[t].
         k_res = fc.m_reserve_kg - float(fc.curve.y[-1]) * dt_h - tank.m_min_kg
+        m.k_res = k_res
         rmc = settings.reserve_memory_cut
         if k_res > 0 and hull_cuts and (rmc == "on" or (rmc == "auto" and n_steps <= RESERVE_CUT_MAX_STEPS)):
             m.res_h = pyo.Var(ST, domain=pyo.NonNegativeReals)
@@ -393,6 +400,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     # --- shared first-stage decisions (two-stage stochastic) ------------------------------------------
     if n_scenarios > 1:
         n_first = min(settings.stochastic_first_stage_steps, n_steps)
+        m.n_first = n_first
         shared = [(m.on, None), (m.sb, None), (m.dl, m.K)]
         if fc is not None:
             shared += [(m.fc_on, None), (m.dfc, m.KF)]

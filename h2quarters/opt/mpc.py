@@ -102,6 +102,7 @@ class RollingMPC:
         self._direct: DirectHighs | None = None
         self._probs: np.ndarray | None = None
         self.timings: list[MPCTimings] = []
+        self.infos: list[SolveInfo] = []
 
     def solve(self, forecast: pd.DataFrame, state: InitialState, pv_scenarios_kw: np.ndarray | None = None,
               probabilities: np.ndarray | None = None, extract: bool = True,
@@ -135,6 +136,7 @@ class RollingMPC:
         t3 = time.perf_counter()
         self.timings.append(MPCTimings(update_s=t1 - t0, solve_s=t2 - t1, highs_s=info.highs_run_s,
                                        extract_s=t3 - t2, cpu_s=time.process_time() - c0))
+        self.infos.append(info)
         if not info.ok:
             raise RuntimeError(f"MPC re-plan at {forecast.index[0]} failed: HiGHS status {info.status}")
         return sched, info
@@ -152,7 +154,7 @@ class RollingMPC:
                 set_inputs(self.model, forecast, pv, probabilities)
                 self._probs = np.asarray(probabilities, float)
             self._direct = DirectHighs(self.model, self.settings.model_copy(
-                update={"mip_rel_gap": self.settings.mpc_mip_rel_gap}))
+                update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}))
             self._direct.h.setOptionValue("presolve", "on" if self.settings.mpc_presolve else "off")
             self.setup_s = self._direct.setup_s
             c0 = time.process_time()
@@ -163,9 +165,11 @@ class RollingMPC:
             self._direct.update(vals)
         t1 = time.perf_counter()
         warm = warm_shift is not None and self._direct._x is not None
-        self._direct.h.setOptionValue("mip_heuristic_run_feasibility_jump",
-                                      bool(self.settings.mpc_feasibility_jump) or not warm)
-        info = self._direct.solve(warm_shift, self.settings.mpc_time_limit_s if warm else self.settings.time_limit_s)
+        # re-plans are limited by work (nodes, gaps) so that the plan does not depend on the machine's load;
+        # the first plan of a model runs to its gap (time_limit_s is its safety)
+        self._direct.h.setOptionValue("mip_max_nodes", int(self.settings.mpc_max_nodes) if warm else 2**31 - 1)
+        info = self._direct.solve(warm_shift, self.settings.mpc_time_limit_s if warm else self.settings.time_limit_s,
+                                  heuristics_when_warm=bool(self.settings.mpc_feasibility_jump))
         t2 = time.perf_counter()
         if not info.ok:
             raise RuntimeError(f"MPC re-plan at {forecast.index[0]} failed: HiGHS status {info.status}")
@@ -174,6 +178,7 @@ class RollingMPC:
         t3 = time.perf_counter()
         self.timings.append(MPCTimings(update_s=t1 - t0, solve_s=t2 - t1, highs_s=info.highs_run_s,
                                        extract_s=t3 - t2, cpu_s=time.process_time() - c0))
+        self.infos.append(info)
         return sched, info
 
 
@@ -211,6 +216,12 @@ class ClosedLoopResult:
     realised: pd.DataFrame
     timings: list[MPCTimings] = field(default_factory=list)
     build_s: float = 0.0
+    infos: list[SolveInfo] = field(default_factory=list)
+
+    def replan_stats(self) -> dict:
+        """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, warm starts
+        accepted / rejected / ignored, the worst gap, and re-plan times (s)."""
+        return replan_stats(self.infos, self.timings)
 
     @property
     def cost_eur(self) -> float:
@@ -236,6 +247,26 @@ def _settle(row: pd.Series, pv_real_kw: float, plant: PlantParams) -> tuple[floa
         cur = exp - plant.p_export_max_kw
         exp = plant.p_export_max_kw
     return imp, exp, cur
+
+
+def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
+    """Summary of a sequence of re-plans (see :meth:`ClosedLoopResult.replan_stats`); the first plan of a
+    model (cold, with set-up) is left out of the times."""
+    warm = [i.extra.get("warm_start", "none") for i in infos]
+    tt = np.array([t.total_s for t in timings[1:]]) if len(timings) > 1 else np.array([np.nan])
+    gaps = [i.mip_gap for i in infos if np.isfinite(i.mip_gap)]
+    return {
+        "n_replans": len(infos),
+        "n_capped": sum(i.capped for i in infos),
+        "n_work_limited": sum(i.status.startswith("work_limit") for i in infos),
+        "warm_starts_accepted": warm.count("accepted"),
+        "warm_starts_rejected": warm.count("rejected"),
+        "warm_starts_ignored": warm.count("ignored"),
+        "worst_gap": max(gaps) if gaps else float("nan"),
+        "median_replan_s": float(np.median(tt)),
+        "p99_replan_s": float(np.percentile(tt, 99)),
+        "max_replan_s": float(np.max(tt)),
+    }
 
 
 PVForecast = Callable[[pd.DataFrame, int, int], np.ndarray]
@@ -311,7 +342,7 @@ def run_closed_loop(plant: PlantParams, inputs: pd.DataFrame, n_run: int, settin
         rows.append(row)
     realised = pd.DataFrame(rows)
     realised.index = inputs.index[:n_run]
-    return ClosedLoopResult(realised=realised, timings=mpc.timings, build_s=mpc.build_s)
+    return ClosedLoopResult(realised=realised, timings=mpc.timings, build_s=mpc.build_s, infos=mpc.infos)
 
 
 def pv_quantile_forecast(spread_frac: float, steps_per_day: int, p_cap_kw: float | None = None,

@@ -286,11 +286,7 @@ def explain(schedule: pd.DataFrame, plant: PlantParams, dt_h: float) -> list[str
     for d, g in by_day:
         unmet = float(g["h2_unmet_kg"].sum())
         if unmet > SLACK_TOL * max(1.0, float(g["h2_demand_kg"].sum())) and unmet > 1e-5:
-            demand = float(g["h2_demand_kg"].sum())
-            msgs.append(
-                f"hydrogen demand of {demand:.3f} kg on {d.date()} exceeds what electrolyser and tank can "
-                f"supply by {unmet:.3f} kg (electrolyser at most {float(ely.curve.y[-1]):.4f} kg/h = "
-                f"{max_kg_per_day:.3f} kg/day; usable tank {plant.tank.m_max_kg - plant.tank.m_min_kg:.3f} kg)")
+            msgs.append(_unmet_h2_sentence(schedule, g, d, unmet, plant, dt_h))
         vent = float(g["h2_vented_kg"].sum())
         if vent > 1e-5:
             msgs.append(
@@ -305,6 +301,46 @@ def explain(schedule: pd.DataFrame, plant: PlantParams, dt_h: float) -> list[str
                 f"electrical load of {load:.2f} kWh on {d.date()} exceeds what grid import (limit {lim}), PV, "
                 f"battery and fuel cell can supply by {lu:.2f} kWh")
     return msgs
+
+
+def _unmet_h2_sentence(schedule: pd.DataFrame, g: pd.DataFrame, d: pd.Timestamp, unmet: float,
+                       plant: PlantParams, dt_h: float) -> str:
+    """Name the limit that binds for a day's unmet hydrogen demand.
+
+    Two upper bounds on what can be delivered by the end of the day's last unmet step: the *demand window*
+    (from the day's first demand step on, the tank can contribute at most its usable content and the
+    electrolyser at most full output over the window) and *production* (the hydrogen in the tank at the start
+    of the schedule plus full output from then on, minus demand served earlier). The smaller one binds.
+    """
+    ely, tank = plant.electrolyser, plant.tank
+    rate = float(ely.curve.y[-1])
+    usable = tank.m_max_kg - tank.m_min_kg
+    demand_day = float(g["h2_demand_kg"].sum())
+    steps = np.flatnonzero(g["h2_demand_kg"].to_numpy() > 0)
+    last = int(np.flatnonzero(g["h2_unmet_kg"].to_numpy() > 1e-9)[-1])
+    first = int(steps[0]) if len(steps) else last
+    t_first, t_last = g.index[first], g.index[last]
+    win_h = (last - first + 1) * dt_h
+    in_win = float(g["h2_demand_kg"].iloc[first:last + 1].sum())
+    cap_window = usable + rate * win_h
+    pos = schedule.index.get_loc(t_last)
+    m0 = float(schedule["tank_m_end_kg"].iloc[0] - schedule["ely_h2_kg"].iloc[0] + schedule["fc_h2_kg"].iloc[0]
+               + schedule["h2_demand_kg"].iloc[0] - schedule["h2_unmet_kg"].iloc[0]
+               + schedule["h2_vented_kg"].iloc[0])
+    before = schedule.iloc[:schedule.index.get_loc(t_first)]
+    served_before = float((before["h2_demand_kg"] - before["h2_unmet_kg"]).sum())
+    cap_prod = max(m0 - tank.m_min_kg, 0.0) + rate * (pos + 1) * dt_h - served_before
+    head = f"hydrogen demand of {demand_day:.3f} kg on {d.date()} cannot be met by {unmet:.3f} kg"
+    if cap_window <= cap_prod:
+        return (f"{head}: the demand window binds — {in_win:.3f} kg are demanded between {t_first:%H:%M} and the "
+                f"end of the {t_last:%H:%M} step, but within those {win_h:g} h at most {cap_window:.3f} kg can be "
+                f"delivered: the usable tank ({usable:.3f} kg between {tank.m_min_kg:.3f} and {tank.m_max_kg:.3f} "
+                f"kg) plus the electrolyser at full output ({rate:.4f} kg/h × {win_h:g} h); a larger tank or a "
+                f"longer demand window would help")
+    return (f"{head}: electrolyser output binds — from the start of the plan to the end of the {t_last:%H:%M} step "
+            f"at most {cap_prod:.3f} kg can be made available (the {max(m0 - tank.m_min_kg, 0.0):.3f} kg usable "
+            f"at the start plus the electrolyser at full output, {rate:.4f} kg/h = {rate * 24:.3f} kg/day, minus "
+            f"{served_before:.3f} kg served before); the usable tank is {usable:.3f} kg")
 
 
 class InfeasibleRequest(RuntimeError):

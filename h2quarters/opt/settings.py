@@ -87,9 +87,20 @@ class OptSettings(BaseModel):
     mpc_mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.01, description="HiGHS relative MIP gap for MPC re-plans (each plan is superseded a step later).")
     mpc_time_limit_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
-        2.0, description="Wall-clock cap per MPC re-plan after the first (s). The previous plan, shifted, is "
-                         "given to HiGHS as a feasible start, so a capped re-plan still returns a plan at "
-                         "least that good (status 'time_limit_feasible').")
+        30.0, description="Wall-clock safety per MPC re-plan after the first (s). Re-plans are limited by work "
+                          "(mpc_max_nodes, the gaps), not by time, so that the same inputs give the same plan "
+                          "on a busy machine; this cap only guards against a pathological case and every re-plan "
+                          "it stops is reported (status 'time_limit_feasible'; the plan kept is at least as good "
+                          "as the previous one shifted, which is given to HiGHS as a feasible start).")
+    mpc_max_nodes: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        500, description="Branch-and-bound nodes per MPC re-plan after the first (a work limit: deterministic, "
+                         "unlike a time limit). A re-plan that stops here keeps its best plan (status "
+                         "'work_limit_feasible').")
+    mpc_mip_abs_gap: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
+        0.02, description="Absolute MIP gap of MPC re-plans in objective units (EUR with objective='cost'): a "
+                          "re-plan stops once its plan is proven within this many EUR of the optimum, or within "
+                          "mpc_mip_rel_gap, whichever comes first. A relative gap alone is hard to prove when "
+                          "the objective is a few euros or mostly an uncontrollable load cost.")
     mpc_presolve: bool = Field(
         False, description="HiGHS presolve in MPC re-plans. Measured on the school's 192-step plans (closed "
                            "loop, warm start): off 54 ms median, on 83 ms — presolve costs more than it saves "
@@ -98,7 +109,13 @@ class OptSettings(BaseModel):
         False, description="HiGHS' feasibility-jump heuristic in warm-started MPC re-plans. The shifted previous "
                            "plan already is an incumbent; the heuristic costs ≈60 ms per re-plan and rarely "
                            "beats it. The first (cold) plan always runs it.")
-    time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(300.0, description="HiGHS time limit (s).")
+    mip_abs_gap: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
+        1e-6, description="Absolute MIP gap of one-shot plans in objective units (EUR with objective='cost'): "
+                          "HiGHS stops once the plan is proven within mip_rel_gap or within this many EUR of the "
+                          "optimum, whichever comes first. Default: HiGHS' own (the relative gap governs).")
+    time_limit_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = Field(
+        300.0, description="HiGHS wall-clock safety for one-shot plans and the first MPC plan (s); a plan it "
+                           "stops is reported with its gap.")
     threads: Annotated[int, Field(ge=1, le=64)] = Field(1, description="HiGHS threads.")
     reserve_memory_cut: Literal["auto", "on", "off"] = Field(
         "auto", description="The fuel-cell reserve-memory cut (valid; tightens the LP where the fuel cell runs "

@@ -40,7 +40,8 @@ class SolveInfo:
     Attributes
     ----------
     status : str
-        'optimal', 'time_limit_feasible', 'infeasible', 'error', ...
+        'optimal' (within the gap), 'work_limit_feasible' (node limit reached, best plan kept),
+        'time_limit_feasible' (wall-clock safety fired, best plan kept), 'infeasible', 'error', ...
     objective : float
         Objective value of the returned solution (model units: EUR or kg CO2).
     mip_gap : float
@@ -67,7 +68,12 @@ class SolveInfo:
     @property
     def ok(self) -> bool:
         """True if a feasible solution was loaded."""
-        return self.status in ("optimal", "time_limit_feasible", "feasible")
+        return self.status in ("optimal", "time_limit_feasible", "work_limit_feasible", "feasible")
+
+    @property
+    def capped(self) -> bool:
+        """True if the wall-clock safety stopped the solve (the plan may depend on the machine's load)."""
+        return self.status.startswith("time_limit")
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -77,6 +83,7 @@ class SolveInfo:
 def _highs_options(h: highspy.Highs, settings: OptSettings) -> None:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
+    h.setOptionValue("mip_abs_gap", float(settings.mip_abs_gap))
     h.setOptionValue("time_limit", float(settings.time_limit_s))
     h.setOptionValue("threads", int(settings.threads))
 
@@ -93,6 +100,8 @@ def _status(h: highspy.Highs) -> str:
         return "unbounded_or_infeasible"
     if ms == highspy.HighsModelStatus.kTimeLimit:
         return "time_limit_feasible" if has_sol else "time_limit_no_solution"
+    if ms == highspy.HighsModelStatus.kSolutionLimit:  # node or improving-solution limit: a work limit
+        return "work_limit_feasible" if has_sol else "work_limit_no_solution"
     return ("feasible" if has_sol else "error") + f"({h.modelStatusToString(ms)})"
 
 

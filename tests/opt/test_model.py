@@ -110,6 +110,22 @@ def test_infeasible_demand_is_explained():
     assert "hydrogen demand of 5.000 kg on 2025-06-02" in msg
     assert f"by {shortfall:.3f} kg" in msg
     assert res.schedule.h2_unmet_kg.sum() == pytest.approx(shortfall, abs=1e-6)
+    assert "electrolyser output binds" in msg  # 0.2 kg + 24 h × 0.087 kg/h < usable tank + 1 h of output
+
+
+def test_too_small_tank_names_the_demand_window():
+    # A sunny morning could make enough hydrogen, but it is all demanded between 14:00 and 16:00 and the tank
+    # holds only 0.7 kg: the demand window binds, not the electrolyser's daily output.
+    plant = make_plant(fuel_cell=False, battery=False, m_max_kg=1.0, m_init_kg=0.3)
+    inputs = make_inputs(24, "1h", pv_peak_kw=12.0, import_eur=0.05)
+    inputs.loc[inputs.index.hour.isin([14, 15]), "h2_demand_kg"] = 0.6
+    res = plan(plant, inputs, OptSettings(terminal_h2_eur_per_kg=0.0))
+    rate = 4.8 / 55.0
+    shortfall = 1.2 - (0.7 + 2 * rate)
+    assert res.schedule.h2_unmet_kg.sum() == pytest.approx(shortfall, abs=1e-5)
+    msg = res.messages[0]
+    assert "the demand window binds" in msg and "between 14:00 and the end of the 15:00 step" in msg
+    assert f"at most {0.7 + 2 * rate:.3f} kg" in msg and f"by {shortfall:.3f} kg" in msg
 
 
 def test_import_limit_is_explained():
@@ -160,3 +176,25 @@ def test_inverted_prices_never_import_and_export_at_once():
     df = plan(plant, inputs, OptSettings()).schedule
     assert not ((df.grid_import_kw > 1e-6) & (df.grid_export_kw > 1e-6)).any()
     assert df.grid_export_kw.sum() > 1.0
+
+
+def test_free_cold_starts_never_run_the_stack_below_minimum_load():
+    # With start-up cost 0 nothing but the start-up logic itself keeps the cold-start variable honest: if it
+    # could exceed the off→on transition, a larger start-up fraction would let the stack run below p_min.
+    plant = make_plant(startup_h=10 / 60, fuel_cell=False)
+    inputs = make_inputs(96, "15min", pv_peak_kw=5.0, load_kw=1.0, import_eur=0.40, feed_in_eur=0.0)
+    df = plan(plant, inputs, OptSettings(startup_cost_eur=0.0, terminal_h2_eur_per_kg=6.0,
+                                         mip_rel_gap=1e-6)).schedule
+    energised = (df.ely_state.to_numpy() != ELY_OFF).astype(int)
+    switched_on = np.diff(np.concatenate([[0], energised])) > 0
+    # a cold start is reported exactly where the electrolyser leaves "off"
+    assert np.array_equal(df.ely_cold_start.to_numpy() == 1, switched_on)
+    assert df.ely_h2_kg.sum() > 0.05
+    producing = df.ely_state.to_numpy() == ELY_ON
+    # 10 min of a 15-min step are lost only in the first step after a cold start (k = 0 whole steps)
+    start_step = df.ely_cold_start.to_numpy() == 1
+    p_min = plant.electrolyser.p_min_kw
+    normal = producing & ~start_step
+    assert np.all(df.ely_producing_frac.to_numpy()[normal] == pytest.approx(1.0))
+    assert np.all(df.ely_p_stack_kw.to_numpy()[normal] >= p_min - 1e-6)
+    assert np.all(df.ely_p_stack_kw.to_numpy()[producing & start_step] >= p_min / 3 - 1e-6)

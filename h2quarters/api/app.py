@@ -90,6 +90,8 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
             doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             for ops in doc.get("paths", {}).values():
                 for op in ops.values():
+                    if op.pop("x-h2q-auth-optional", False):  # open-data routes: anonymous callers get public data
+                        op["security"] = [{}, *op.get("security", [])]
                     res = op.setdefault("responses", {})
                     codes = (["400", "413", "422"] if "requestBody" in op else []) + \
                         (["422"] if op.get("parameters") else [])

@@ -67,6 +67,8 @@ def who(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, D
 
 
 Who = Annotated[Principal | None, Depends(who)]
+# open data: these answer anonymous callers with the public KPIs, so their bearer token is optional (OpenAPI)
+OPTIONAL_AUTH: dict[str, Any] = {"x-h2q-auth-optional": True}
 Ck = Annotated[Cockpit, Depends(cockpit)]
 Lang = Annotated[str, Query(pattern="^(de|en)$")]
 
@@ -90,7 +92,7 @@ def _kpi_or_404(ck: Cockpit, kpi_id: str, p: Principal | None) -> Any:
 
 
 # ============================================================================ JSON
-@router.get("/api/kpi/catalogue", summary="KPI fact sheets (public ones without login) with licence")
+@router.get("/api/kpi/catalogue", openapi_extra=OPTIONAL_AUTH, summary="KPI fact sheets (public ones without login) with licence")
 def catalogue(ck: Ck, p: Who, lang: Lang | None = None) -> dict[str, Any]:
     """Fact sheets (U4SSC style) of the KPIs the caller may see, the structure and the licence."""
     cat, vid = ck.catalogue()
@@ -121,13 +123,13 @@ async def put_catalogue(ck: Ck, p: Annotated[Principal, Depends(require("kpi_cat
     return {"version_id": vid, "user": p.name}
 
 
-@router.get("/api/kpi/overview", summary="Level 4: tachometers of target pictures and transfer dimensions")
+@router.get("/api/kpi/overview", openapi_extra=OPTIONAL_AUTH, summary="Level 4: tachometers of target pictures and transfer dimensions")
 def overview(ck: Ck, p: Who, lang: Lang = "de") -> dict[str, Any]:
     """Anonymous callers get the roll-up of the public KPIs only."""
     return ck.overview(lang, public_only=p is None)
 
 
-@router.get("/api/kpi/target-pictures/{tp_id}", summary="Levels 3/2: a target picture and its measures")
+@router.get("/api/kpi/target-pictures/{tp_id}", openapi_extra=OPTIONAL_AUTH, summary="Levels 3/2: a target picture and its measures")
 def target_picture(tp_id: str, ck: Ck, p: Who, lang: Lang = "de") -> dict[str, Any]:
     """Tachometer score and the measures coloured by their rating."""
     try:
@@ -136,7 +138,7 @@ def target_picture(tp_id: str, ck: Ck, p: Who, lang: Lang = "de") -> dict[str, A
         raise HTTPException(404, str(exc).strip("'\"")) from None
 
 
-@router.get("/api/kpi/measures/{measure_id}", summary="Level 1: a measure's KPIs by group")
+@router.get("/api/kpi/measures/{measure_id}", openapi_extra=OPTIONAL_AUTH, summary="Level 1: a measure's KPIs by group")
 def measure(measure_id: str, ck: Ck, p: Who, lang: Lang = "de") -> dict[str, Any]:
     """KPIs grouped into content, organisation, participation and data, each rated."""
     try:
@@ -145,7 +147,7 @@ def measure(measure_id: str, ck: Ck, p: Who, lang: Lang = "de") -> dict[str, Any
         raise HTTPException(404, str(exc).strip("'\"")) from None
 
 
-@router.get("/api/kpi/kpis/{kpi_id}", summary="A KPI: fact sheet, rating, series vs target path, trend, forecast")
+@router.get("/api/kpi/kpis/{kpi_id}", openapi_extra=OPTIONAL_AUTH, summary="A KPI: fact sheet, rating, series vs target path, trend, forecast")
 def kpi_detail(kpi_id: str, ck: Ck, p: Who, lang: Lang = "de") -> dict[str, Any]:
     """Open without login when the KPI is public."""
     _kpi_or_404(ck, kpi_id, p)
@@ -202,7 +204,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@router.get("/api/kpi/export", summary="Any view as CSV or XLSX")
+@router.get("/api/kpi/export", openapi_extra=OPTIONAL_AUTH, summary="Any view as CSV or XLSX")
 def export(ck: Ck, p: Who, view: Annotated[str, Query(max_length=80, description=X.VIEW_HELP)] = "overview",
            format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv", lang: Lang = "de") -> Response:
     """Anonymous callers get public KPIs only (KPI series and the energy view need a login unless public)."""

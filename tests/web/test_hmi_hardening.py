@@ -84,6 +84,9 @@ def test_hmi_in_both_languages_and_widths(server: dict[str, Any], browser: Any) 
             assert "0 … 100 %" in page.text_content("#sp-range")
             # time axis in the locale's form (24 h clock, no AM/PM), value axis labelled with its unit
             # (uPlot draws axes on a canvas: ask the chart for its formatted ticks and labels)
+            # the trend's scale is only the live window once its first data arrived (else uPlot's default range)
+            page.wait_for_function("S.trend && S.trend.data && S.trend.data[0].length > 1 && "
+                                   "S.trend.scales.x.max - S.trend.scales.x.min < 86400")
             ticks = page.evaluate("timeTicks(S.trend, [S.trend.scales.x.min, S.trend.scales.x.max])")
             assert all(re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", x) for x in ticks), ticks  # 24-h clock
             vals = page.evaluate("valueTicks(S.trend, [2.9215, 2.922, 2.9225])")

@@ -142,6 +142,28 @@ def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: d
     ctx.close()
 
 
+def test_cockpit_fits_a_phone_in_both_languages(cockpit_server: dict[str, Any], browser: Any) -> None:
+    """At 390 px no cockpit page scrolls sideways: wide charts and tables scroll inside their own card."""
+    url = cockpit_server["url"]
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.goto(url + "/login")
+    page.fill("#login-name", "clara")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(url + "/cockpit")
+    wide = []
+    for lang in ("de", "en"):
+        for path in ("/cockpit", "/cockpit/tp/umweltgerecht", "/cockpit/measure/h2lab",
+                     "/cockpit/kpi/self_sufficiency", "/cockpit/energy", "/cockpit/entry"):
+            page.goto(f"{url}{path}?lang={lang}")
+            w = page.evaluate("document.documentElement.scrollWidth")
+            if w > 390:
+                wide.append((lang, path, w))
+    ctx.close()
+    assert not wide, wide
+
+
 def test_cockpit_texts_exist_in_both_languages() -> None:
     import json
     import re

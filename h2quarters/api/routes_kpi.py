@@ -22,14 +22,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from h2quarters.api.auth import Principal
-from h2quarters.api.deps import COOKIE, Ctx, _bearer, require
+from h2quarters.api.deps import COOKIE, Ctx, _bearer, errors, require
 from h2quarters.config.loader import ConfigError
 from h2quarters.monitoring import entries as E
 from h2quarters.monitoring import exports as X
 from h2quarters.monitoring import svg
 from h2quarters.monitoring.cockpit import TZ, Cockpit, Period
 
-router = APIRouter(tags=["kpi"])
+# every KPI error answers the API's one error body (documented once for the whole router)
+router = APIRouter(tags=["kpi"], responses=errors(401, 403, 404, 422))
 WEB = Path(str(resources.files("h2quarters.web")))
 LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
@@ -112,7 +113,8 @@ def catalogue_versions(ck: Ck, p: Who) -> list[dict[str, Any]]:
 
 @router.put("/api/kpi/catalogue", summary="Replace the catalogue (new audited version; admin)")
 async def put_catalogue(ck: Ck, p: Annotated[Principal, Depends(require("kpi_catalogue"))],
-                        text: Annotated[str, Body(media_type="text/plain", max_length=500_000)],
+                        text: Annotated[str, Body(media_type="text/plain", max_length=60_000)],
+                        # ↑ below the server's 64 KiB body limit (the catalogue of this measure is 19 KB), so too long is a 422
                         comment: Annotated[str, Query(max_length=500)] = "") -> dict[str, Any]:
     """Validates the YAML (422 lists every problem with path and line; nothing stored then) and stores it."""
     try:

@@ -206,7 +206,8 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@router.get("/api/kpi/export", openapi_extra=OPTIONAL_AUTH, summary="Any view as CSV or XLSX")
+@router.get("/api/kpi/export", openapi_extra=OPTIONAL_AUTH, responses={200: {"description": "CSV or XLSX", "content": {
+    "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}}, summary="Any view as CSV or XLSX")
 def export(ck: Ck, p: Who, view: Annotated[str, Query(max_length=80, description=X.VIEW_HELP)] = "overview",
            format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv", lang: Lang = "de") -> Response:
     """Anonymous callers get public KPIs only (KPI series and the energy view need a login unless public)."""
@@ -226,7 +227,7 @@ def export(ck: Ck, p: Who, view: Annotated[str, Query(max_length=80, description
                     headers={"Content-Disposition": f'attachment; filename="h2q-{title}.{format}"'})
 
 
-@router.get("/api/kpi/report.pdf", summary="Quarterly PDF report (logged in)")
+@router.get("/api/kpi/report.pdf", responses={200: {"description": "PDF", "content": {"application/pdf": {}}}}, summary="Quarterly PDF report (logged in)")
 async def report(ck: Ck, p: Who, quarter: Annotated[str | None, Query(max_length=7)] = None,
                  lang: Lang = "de") -> Response:
     """Report of ``quarter`` (e.g. 2026Q3; default the last complete quarter)."""

@@ -1,9 +1,9 @@
 """Traffic-light rating of a KPI against its target (Smart Kassel strategy, chapter 9).
 
 The city's monitoring rates each measure's result as a share of its target: 0–50 % red, 51–75 % yellow,
-76–100 % green; a measure may define its own bands. The published bands are whole percents; here they are
-read as upper edges — red up to and including 50 %, yellow above that up to and including 75 %, green above
-75 % (so 50 → red, 51 → yellow, 75 → yellow, 76 → green, and e.g. 50.4 % → yellow). Results above 100 %
+76–100 % green; a measure may define its own bands. The published bands are whole percents, so the share is
+rounded half up to a whole percent *before* colouring (50.4 → 50 → red, 50.5 → 51 → yellow), exactly as the
+cockpit's :mod:`h2quarters.monitoring.rating` does: one KPI gets one colour everywhere. Results above 100 %
 stay green.
 """
 
@@ -15,7 +15,8 @@ from typing import Literal, NamedTuple
 
 from h2quarters.kpi._checks import Number, scalar
 
-__all__ = ["Color", "TrafficLightBands", "KASSEL_BANDS", "TrafficLight", "percent_of_target", "traffic_light"]
+__all__ = ["Color", "TrafficLightBands", "KASSEL_BANDS", "TrafficLight", "percent_of_target", "round_half_up",
+           "traffic_light"]
 
 Color = Literal["red", "yellow", "green"]
 
@@ -49,13 +50,22 @@ KASSEL_BANDS = TrafficLightBands(50.0, 75.0)
 """Default bands of the Smart Kassel strategy: 0–50 % red, 51–75 % yellow, 76–100 % green."""
 
 
+def round_half_up(x: float) -> int:
+    """Round to a whole number, halves upwards (50.5 → 51; Python's ``round`` would give 50).
+
+    ``x`` is first rounded to 1e-9 so that a share computed as 50.49999999999999 in binary floating point
+    counts as the 50.5 it stands for.
+    """
+    return int(math.floor(round(x, 9) + 0.5))
+
+
 class TrafficLight(NamedTuple):
     """Rating of one KPI."""
 
     color: Color
     """'red', 'yellow' or 'green'."""
     percent: float
-    """Reached share of the target in % (NaN if the KPI value is NaN)."""
+    """Reached share of the target in %, unrounded (NaN if the KPI value is NaN)."""
 
 
 def percent_of_target(value: Number, target: Number, higher_is_better: bool = True) -> float:
@@ -98,8 +108,8 @@ def traffic_light(
 ) -> TrafficLight:
     """Rate a KPI value against its target on the red/yellow/green scale.
 
-    ``color = red if p <= red_max; yellow if p <= yellow_max; green otherwise`` with ``p`` from
-    :func:`percent_of_target` (rounded to 1e-9 % so that e.g. 0.5/1 compares as exactly 50 %).
+    ``color = red if P <= red_max; yellow if P <= yellow_max; green otherwise`` with ``P`` the share ``p`` from
+    :func:`percent_of_target` rounded half up to a whole percent (:func:`round_half_up`).
 
     Parameters
     ----------
@@ -129,7 +139,7 @@ def traffic_light(
     p = percent_of_target(value, target, higher_is_better)
     if math.isnan(p):
         return TrafficLight("red", p)
-    p_cmp = round(p, 9) if math.isfinite(p) else p
+    p_cmp = round_half_up(p) if math.isfinite(p) else p
     if p_cmp <= bands.red_max_pct:
         return TrafficLight("red", p)
     if p_cmp <= bands.yellow_max_pct:

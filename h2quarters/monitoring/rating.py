@@ -2,8 +2,9 @@
 
 score = (actual − baseline) / (target for that date − baseline) × 100, clipped to 0–100 and rounded half up to
 a whole number *before* colouring, so 50.5 % is 51 (yellow) and nothing falls between the whole-number bands
-0–50 red, 51–75 yellow, 76–100 green (a measure may set its own band edges). This differs on purpose from
-:func:`h2quarters.kpi.traffic_light`, which rates a plain share of target without baseline or rounding.
+0–50 red, 51–75 yellow, 76–100 green (a measure may set its own band edges). The rounding is the one of
+:func:`h2quarters.kpi.traffic_light`, which rates a plain share of target (no baseline): with a baseline of 0
+both give the same colour.
 
 Data older than the KPI's update frequency is grey, not red: missing data is not bad performance. When the target
 equals the baseline (a "hold the level" target, or the very day of the baseline) the share is undefined; the
@@ -21,14 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from h2quarters.kpi.traffic_light import round_half_up
 from h2quarters.monitoring.catalogue import Kpi
 
 Colour = Literal["red", "yellow", "green", "grey"]
-
-
-def round_half_up(x: float) -> int:
-    """Round to a whole number, halves upwards (50.5 → 51; Python's ``round`` would give 50)."""
-    return int(math.floor(x + 0.5))
 
 
 def colour_of(score: int | None, red_max_pct: int = 50, yellow_max_pct: int = 75) -> Colour:

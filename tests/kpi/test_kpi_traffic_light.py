@@ -16,7 +16,7 @@ from h2quarters.kpi import (
 
 @pytest.mark.parametrize(
     ("percent", "color"),
-    [(0, "red"), (50, "red"), (50.4, "yellow"), (51, "yellow"), (75, "yellow"), (76, "green"),
+    [(0, "red"), (50, "red"), (50.4, "red"), (50.5, "yellow"), (51, "yellow"), (75.4, "yellow"), (75.5, "green"), (75, "yellow"), (76, "green"),
      (100, "green"), (180, "green"), (-10, "red")],
 )
 def test_kassel_band_boundaries(percent: float, color: str) -> None:

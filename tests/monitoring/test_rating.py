@@ -35,6 +35,14 @@ def test_edges_of_the_kassel_bands(actual: float, score: int, colour: str) -> No
     assert (r.score, r.colour, r.current) == (score, colour, True)
 
 
+@pytest.mark.parametrize("actual", [0.0, 12.3, 49.5, 50.0, 50.2, 50.4999, 50.5, 50.51, 74.5, 75.49, 75.5, 99.0, 100.0])
+def test_cockpit_and_kpi_traffic_light_give_one_colour(actual: float) -> None:
+    # the same share of target (baseline 0) gets the same colour from the cockpit and from kpi.traffic_light
+    from h2quarters.kpi import traffic_light
+
+    assert rate(kpi(), actual, NOW, NOW - dt.timedelta(days=1)).colour == traffic_light(actual, 100.0).color
+
+
 def test_score_uses_the_baseline_and_a_lower_is_better_direction() -> None:
     k = kpi(better="lower", unit="kWh/kg", baseline={"year": 2025, "value": 70}, target={"year": 2027, "value": 58})
     # 64 kWh/kg is half-way from 70 to 58 → 50 → red; 60.88 is 76 % of the way → green

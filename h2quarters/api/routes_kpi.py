@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import BaseModel, Field
 
 from h2quarters.api.auth import Principal
@@ -259,11 +260,13 @@ def _page(request: Request, name: str, lang: str, p: Principal | None, **ctx: An
     return resp
 
 
-def _fmt(v: Any, decimals: int = 0) -> str:
+@pass_context
+def _fmt(ctx: Any, v: Any, decimals: int = 0) -> str:
+    """A number for the page: German decimal comma on German pages, narrow spaces between thousands."""
     if v is None:
         return "–"
     v = round(float(v), decimals) + 0.0  # no "-0"
-    return f"{v:,.{decimals}f}".replace(",", "\u202f")
+    return svg.num(v, f",.{decimals}f", ctx.get("lang", "en"))
 
 
 _templates.env.filters["num"] = _fmt

@@ -74,7 +74,7 @@ SANKEY_COLOURS = {"pv": "#e0a100", "grid": "#5b6773", "fuel_cell": "#0b5cad", "b
 
 
 def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit: str = "kWh",
-           width: int = 720, height: int = 280) -> Markup:
+           width: int = 720, height: int = 280, lang: str = "en") -> Markup:
     """Two-column Sankey: sources left, sinks right, band width proportional to the flow."""
     if not flows:
         return Markup(f'<svg class="sankey" viewBox="0 0 {width} 60" width="100%" role="img">'
@@ -112,7 +112,7 @@ def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit:
         parts.append(f'<path d="M{nx0 + nw},{y0 + h / 2:.1f} C{xm},{y0 + h / 2:.1f} {xm},{y1 + h / 2:.1f} '
                      f'{nx1},{y1 + h / 2:.1f}" fill="none" stroke="{col}" stroke-opacity="0.45" '
                      f'stroke-width="{max(h, 1):.1f}"><title>{escape(names.get(a, a))} → '
-                     f'{escape(names.get(b, b))}: {v:.1f} {unit}</title></path>')
+                     f'{escape(names.get(b, b))}: {num(v, ",.1f", lang)} {unit}</title></path>')
     for side, nodes, x, anchor, tx in (("s", srcs, nx0, "end", nx0 - 6), ("d", dsts, nx1, "start", nx1 + nw + 6)):
         lay = ls if side == "s" else ld
         for n, v in nodes.items():
@@ -121,9 +121,15 @@ def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit:
             parts.append(f'<rect x="{x}" y="{top:.1f}" width="{nw}" height="{h:.1f}" '
                          f'fill="{SANKEY_COLOURS.get(n, "#5b6773")}"/>')
             parts.append(f'<text x="{tx}" y="{top + h / 2 + 4:.1f}" text-anchor="{anchor}" font-size="14" '
-                         f'fill="#1b2530">{escape(names.get(n, n))} {v:.1f} {unit}</text>')
+                         f'fill="#1b2530">{escape(names.get(n, n))} {num(v, ",.1f", lang)} {unit}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def num(v: float, fmt: str, lang: str = "en") -> str:
+    """``format(v, fmt)`` with the language's decimal mark (German: comma) and a narrow space between thousands."""
+    t = format(v, fmt).replace(",", "\u202f")
+    return t.replace(".", ",") if lang == "de" else t
 
 
 def _nice(x: float) -> float:
@@ -138,8 +144,9 @@ def _nice(x: float) -> float:
 
 
 def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], width: int = 640,
-                 height: int = 260) -> Markup:
-    """Line chart of a KPI's values against its target path (dashed) and baseline (dotted)."""
+                 height: int = 260, lang: str = "en") -> Markup:
+    """Line chart of a KPI's values against its target path (dashed) and baseline (dotted); ``unit`` heads the
+    value axis."""
     vals = [p["value"] for p in points if p["value"] is not None]
     ys = vals + [p["target"] for p in points] + [p["baseline"] for p in points]
     lo, hi = min(ys), max(ys)
@@ -163,7 +170,9 @@ def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], widt
         v = lo + step * j
         parts.append(f'<line x1="{x0}" x2="{x1}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#e3e7eb"/>')
         parts.append(f'<text x="{x0 - 4}" y="{Y(v) + 4:.1f}" text-anchor="end" font-size="10" fill="#5b6773">'
-                     f'{v:.6g}</text>')
+                     f'{num(v, ".6g", lang)}</text>')
+    parts.append(f'<text x="{x0 - 4}" y="{y0 - 2}" text-anchor="end" font-size="10" fill="#5b6773">'
+                 f'{escape(unit)}</text>')
     for i, p in enumerate(points):
         if i % max(1, len(points) // 6) == 0 or i == len(points) - 1:
             anchor = "end" if i == len(points) - 1 else "middle"
@@ -191,7 +200,7 @@ def series_chart(points: Sequence[dict], unit: str, labels: dict[str, str], widt
     for i, p in enumerate(points):
         if p["value"] is not None:
             parts.append(f'<circle cx="{X(i):.1f}" cy="{Y(p["value"]):.1f}" r="3" fill="#0b5cad">'
-                         f'<title>{escape(p["date"])}: {p["value"]:.4g} {escape(unit)}</title></circle>')
+                         f'<title>{escape(p["date"])}: {num(p["value"], ".4g", lang)} {escape(unit)}</title></circle>')
     lx = x0
     for key, colour, dash in (("value", "#0b5cad", ""), ("target", "#1e8e3e", "8 5"), ("baseline", "#9aa3ab", "2 4")):
         parts.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{height - 4}" y2="{height - 4}" stroke="{colour}" '

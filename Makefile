@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 PORT ?= 8000
+## TEST_WORKERS: pytest-xdist workers for `make test` (one per core; a test file stays on one worker)
+TEST_WORKERS ?= 2
 
 ## run: the main job: virtual PLC, controller in AUTO and the web HMI on 127.0.0.1 (prints the URL)
 run: install
@@ -33,7 +35,7 @@ simulate: install
 ## test: install missing test peers (or say exactly how), then run the whole test suite
 test: install
 	bash scripts/ensure-test-peers.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 ## bench: run the benchmarks (each prints ratios against a baseline measured in the same run)
 bench: install

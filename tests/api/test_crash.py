@@ -65,7 +65,7 @@ def test_kill_9_during_writes_loses_nothing_committed(db_url: str, tmp_path: Pat
             h = {"Authorization": f"Bearer {tok}"}
             t0 = time.monotonic()
             while c.get("/api/state", headers=h).json()["mode"] != "manual":
-                assert time.monotonic() - t0 < 20
+                assert time.monotonic() - t0 < 60, "controller not in MANUAL within 60 s"
                 time.sleep(0.1)
 
             def hammer() -> None:

@@ -286,6 +286,7 @@ class LessonService:
     def close(self, lesson_id: int) -> dict[str, Any]:
         """Close the lesson: plants stop and are dropped, results stay; KPI counts are booked."""
         les = self.live(lesson_id)
+        first = not LS.events(self.store, lesson_id, ("close",))  # counted once, even if reopened and closed again
         with self._lock:
             self.lessons.pop(lesson_id, None)
         for g in les.groups.values():
@@ -294,12 +295,26 @@ class LessonService:
         LS.update_lesson(self.store, lesson_id, status="closed", t_closed_ms=now_ms())
         LS.add_event(self.store, lesson_id, "close")
         row = LS.lesson_row(self.store, lesson_id) or {}
-        for cb in self.on_close:
+        for cb in self.on_close if first else []:
             try:
                 cb(row)
             except Exception:  # noqa: BLE001 - a failing count must not reopen the lesson
                 log.exception("lab: close callback failed for lesson %s", lesson_id)
         return {**row, "groups": LS.groups(self.store, lesson_id)}
+
+    def reopen(self, lesson_id: int) -> dict[str, Any]:
+        """Reopen a closed lesson (frozen, plants from their last snapshot) to continue or show it again."""
+        row = LS.lesson_row(self.store, lesson_id)
+        if row is None:
+            raise LabError(404, "lab.lesson_unknown", f"lesson {lesson_id} unknown", lesson=lesson_id)
+        if row["status"] != "closed":
+            raise LabError(409, "lab.state", f"lesson {lesson_id} is {row['status']}; only a closed lesson can be "
+                           "reopened", state=row["status"], allowed=["closed"])
+        extend = max(row["t_expires_ms"], now_ms() + 4 * 3_600_000)
+        LS.update_lesson(self.store, lesson_id, status="frozen", t_closed_ms=None, t_expires_ms=extend)
+        LS.add_event(self.store, lesson_id, "reopen")
+        self._restore_one(LS.lesson_row(self.store, lesson_id) or {})
+        return self.summary(lesson_id)
 
     def snapshot(self, lesson_id: int, label: str = "") -> list[int]:
         """A snapshot of every group's plant now."""

@@ -707,6 +707,8 @@ class LessonService:
                                         if lr["group_id"] == g.group_id]})
         return {**self.summary(lesson_id), "groups": groups,
                 "exercises": [exercise_brief(e) for e in les.exercises],
+                "fault_choices": [{"id": c.id, "text": c.text.model_dump(), "exercise_id": e.id}
+                                  for e in les.exercises for c in e.plant.fault_choices],
                 "snapshots": LS.snapshots(self.store, lesson_id)[:40]}
 
     def learner_view(self, learner: dict[str, Any]) -> dict[str, Any]:

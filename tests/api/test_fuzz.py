@@ -29,8 +29,9 @@ from .conftest import plc_settings, settings_for, wait_for
 EXAMPLES = 56
 """Examples per operation and mode (positive, negative): 18 × 2 × 56 + the slow ones ≈ 2,100 requests."""
 SLOW = {("POST", "/api/users"), ("POST", "/api/auth/password"), ("POST", "/api/auth/login"),
-        ("POST", "/api/auth/token")}
-"""Operations that hash or verify a password with argon2 (slow on purpose): fewer examples."""
+        ("POST", "/api/auth/token"), ("POST", "/api/lab/lessons")}
+"""Operations that hash or verify a password with argon2 (slow on purpose) or build exercise plants (a lesson's
+groups): fewer examples."""
 CROSS_FIELD_OPS = {"/api/history", "/api/forecast/errors", "/api/audit", "/api/setpoints", "/api/kpi/catalogue",
                    "/api/kpi/values", "/api/kpi/energy", "/api/kpi/export", "/api/kpi/report.pdf"}
 """Operations whose fields are checked together (a time range's two ends; a setpoint's value against the range of

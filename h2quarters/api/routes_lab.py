@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import APIKeyHeader
@@ -34,6 +34,7 @@ WEB = Path(str(resources.files("h2quarters.web")))
 LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
 _I18N: dict[str, dict[str, str]] = {}
+EXERCISE_ID_RE = "^E([1-9]|1[0-3])$"  # the curricula's E1..E13 (an unknown id is still answered with a 422)
 _CREATE = threading.Lock()
 MAX_TEXT = 200  # answers, pseudonyms, labels: a hostile client gets a 422, not a stored essay
 
@@ -116,7 +117,7 @@ def _own(svc: LessonService, lesson_id: int, p: Principal) -> dict[str, Any]:
     return row
 
 
-LessonId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+LessonId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 # ============================================================================ teacher
@@ -125,7 +126,7 @@ class LessonIn(BaseModel):
 
     class_name: str = Field(min_length=1, max_length=80)
     organisation: str = Field("", max_length=120)
-    exercises: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(min_length=1, max_length=13)
+    exercises: list[Annotated[str, Field(pattern=EXERCISE_ID_RE)]] = Field(min_length=1, max_length=13)
     groups: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=12)
     start_state: Literal[START_STATES] = "exercise"  # type: ignore[valid-type]
     speed: float = Field(10.0, ge=SPEED_MIN, le=SPEED_MAX)
@@ -150,7 +151,7 @@ def list_lessons(svc: Svc, p: Teacher) -> list[dict[str, Any]]:
 
 
 @router.get("/api/lab/lessons/{lesson_id}", responses=_T, summary="Instructor view: groups' true plants, faults, progress")
-def get_lesson(lesson_id: int, svc: Svc, p: Teacher) -> dict[str, Any]:
+def get_lesson(lesson_id: LessonId, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Live lessons with plants; closed ones with their row and groups."""
     row = _own(svc, lesson_id, p)
     if row["status"] == "closed":
@@ -165,7 +166,7 @@ class SpeedIn(BaseModel):
 
 
 @router.put("/api/lab/lessons/{lesson_id}/speed", responses=_T, summary="Plant speed 0.5–60×")
-def put_speed(lesson_id: int, body: SpeedIn, svc: Svc, p: Teacher) -> dict[str, Any]:
+def put_speed(lesson_id: LessonId, body: SpeedIn, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Time so far counts at the old speed."""
     _own(svc, lesson_id, p)
     return _call(svc.set_speed, lesson_id, body.speed)
@@ -178,14 +179,14 @@ class SnapIn(BaseModel):
 
 
 @router.post("/api/lab/lessons/{lesson_id}/snapshots", status_code=201, responses=_T, summary="Snapshot every group's plant")
-def post_snapshot(lesson_id: int, body: SnapIn, svc: Svc, p: Teacher) -> dict[str, Any]:
+def post_snapshot(lesson_id: LessonId, body: SnapIn, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Returns the snapshot ids."""
     _own(svc, lesson_id, p)
     return {"snapshot_ids": _call(svc.snapshot, lesson_id, body.label)}
 
 
 @router.get("/api/lab/lessons/{lesson_id}/snapshots", responses=_T, summary="Snapshots and backtracks, newest first")
-def get_snapshots(lesson_id: int, svc: Svc, p: Teacher) -> list[dict[str, Any]]:
+def get_snapshots(lesson_id: LessonId, svc: Svc, p: Teacher) -> list[dict[str, Any]]:
     """Manual snapshots and the last 20 automatic backtracks per group."""
     _own(svc, lesson_id, p)
     return LS.snapshots(svc.store, lesson_id)
@@ -198,21 +199,21 @@ class RestoreIn(BaseModel):
 
 
 @router.post("/api/lab/lessons/{lesson_id}/restore", responses=_T, summary="Put a group's plant back to a snapshot")
-def post_restore(lesson_id: int, body: RestoreIn, svc: Svc, p: Teacher) -> dict[str, Any]:
+def post_restore(lesson_id: LessonId, body: RestoreIn, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Learners keep their readings and answers."""
     _own(svc, lesson_id, p)
     return _call(svc.restore_snapshot, lesson_id, body.snapshot_id)
 
 
 @router.post("/api/lab/lessons/{lesson_id}/faults", status_code=201, responses=_T, summary="Inject a fault (visible or hidden; now, ramp, at a time, on a condition)")
-def post_fault(lesson_id: int, body: FaultOrder, svc: Svc, p: Teacher) -> dict[str, Any]:
+def post_fault(lesson_id: LessonId, body: FaultOrder, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Only into this lesson's plants; the true fault is shown to the teacher only."""
     _own(svc, lesson_id, p)
     return _call(svc.inject, lesson_id, body)
 
 
 @router.delete("/api/lab/lessons/{lesson_id}/faults", responses=_T, summary="Remove every fault of the lesson's plants")
-def delete_faults(lesson_id: int, svc: Svc, p: Teacher) -> dict[str, Any]:
+def delete_faults(lesson_id: LessonId, svc: Svc, p: Teacher) -> dict[str, Any]:
     """And the scheduled ones."""
     _own(svc, lesson_id, p)
     return {"cleared": _call(svc.clear_faults, lesson_id)}
@@ -222,14 +223,14 @@ Action = Literal["start", "freeze", "resume", "reveal", "close", "reopen"]
 
 
 @router.post("/api/lab/lessons/{lesson_id}/{action}", responses=_T, summary="Start, freeze, resume, reveal solutions, close, reopen")
-def lesson_action(lesson_id: int, action: Action, svc: Svc, p: Teacher) -> dict[str, Any]:
+def lesson_action(lesson_id: LessonId, action: Action, svc: Svc, p: Teacher) -> dict[str, Any]:
     """One click per instructor function (declared after the other POST routes of a lesson: they match first)."""
     _own(svc, lesson_id, p)
     return _call(getattr(svc, action), lesson_id)
 
 
 @router.get("/api/lab/lessons/{lesson_id}/results", responses=_T, summary="Heat map, frequent mistakes, time on task")
-def get_results(lesson_id: int, svc: Svc, p: Teacher) -> dict[str, Any]:
+def get_results(lesson_id: LessonId, svc: Svc, p: Teacher) -> dict[str, Any]:
     """From the stored events (past lessons too)."""
     _own(svc, lesson_id, p)
     return R.results(svc.store, lesson_id)
@@ -239,7 +240,7 @@ _CSV = {200: {"description": "CSV (UTF-8 with BOM)", "content": {"text/csv": {}}
 
 
 @router.get("/api/lab/lessons/{lesson_id}/export.csv", responses=_CSV, summary="Results, Moodle gradebook import or instruction record as CSV")
-def export_csv(lesson_id: int, svc: Svc, p: Teacher,
+def export_csv(lesson_id: LessonId, svc: Svc, p: Teacher,
                kind: Annotated[str, Query(pattern="^(results|moodle|instruction)$")] = "results",
                lang: Annotated[str, Query(pattern="^(de|en)$")] = "de") -> Response:
     """``results``: learner × task; ``moodle``: ID number + one grade column per exercise; ``instruction``: the
@@ -253,7 +254,7 @@ def export_csv(lesson_id: int, svc: Svc, p: Teacher,
 
 
 @router.get("/api/lab/lessons/{lesson_id}/instruction.pdf", responses={200: {"description": "PDF", "content": {"application/pdf": {}}}, **_T}, summary="Instruction record as PDF")
-async def instruction_pdf(lesson_id: int, svc: Svc, p: Teacher,
+async def instruction_pdf(lesson_id: LessonId, svc: Svc, p: Teacher,
                           lang: Annotated[str, Query(pattern="^(de|en)$")] = "de") -> Response:
     """Date, class, DGUV 209-072 topics, participants, signature line."""
     _own(svc, lesson_id, p)
@@ -402,7 +403,7 @@ def page_lessons(request: Request, svc: Svc, lang: str | None = None) -> Respons
 
 
 @router.get("/lab/lesson/{lesson_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_lesson(lesson_id: int, request: Request, svc: Svc, lang: str | None = None,
+def page_lesson(lesson_id: LessonId, request: Request, svc: Svc, lang: str | None = None,
                 projector: bool = False) -> Response:
     """The instructor station (one click per function) or, with ``?projector=1``, the large join code + QR."""
     p = _teacher_or_none(request)
@@ -416,7 +417,7 @@ def page_lesson(lesson_id: int, request: Request, svc: Svc, lang: str | None = N
 
 
 @router.get("/lab/lesson/{lesson_id}/results", include_in_schema=False, response_class=HTMLResponse)
-def page_results(lesson_id: int, request: Request, svc: Svc, lang: str | None = None) -> Response:
+def page_results(lesson_id: LessonId, request: Request, svc: Svc, lang: str | None = None) -> Response:
     """Heat map, frequent mistakes, time on task, exports."""
     p = _teacher_or_none(request)
     if p is None:

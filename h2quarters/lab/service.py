@@ -700,6 +700,7 @@ class LessonService:
         self._advance(les)
         learners = LS.learners(self.store, lesson_id)
         prog = progress(self.store, lesson_id)
+        off = float(getattr(next(iter(les.groups.values())).plant, "t_offset_s", 0.0))
         groups = []
         for g in les.groups.values():
             groups.append({"group_id": g.group_id, "name": g.name, "plant": self._plant_view(g, truth=True),
@@ -709,7 +710,8 @@ class LessonService:
                 "exercises": [exercise_brief(e) for e in les.exercises],
                 "fault_choices": [{"id": c.id, "text": c.text.model_dump(), "exercise_id": e.id}
                                   for e in les.exercises for c in e.plant.fault_choices],
-                "snapshots": LS.snapshots(self.store, lesson_id)[:40]}
+                "snapshots": [{**x, "lesson_t_s": x["plant_t_s"] - off}
+                              for x in LS.snapshots(self.store, lesson_id)[:40]]}
 
     def learner_view(self, learner: dict[str, Any]) -> dict[str, Any]:
         """What a learner sees: their lesson, their group's plant (through the instruments, no hidden fault),
@@ -763,13 +765,34 @@ class LessonService:
         exs = [get_exercise(e) for e in row["exercises"]]
         setup = plant_setup(exs, row["start_state"])
         les = Lesson(row, exs, {})
+        snaps: dict[int, int] = {}
         for gr in LS.groups(self.store, lid):
             snap = LS.latest_snapshot(self.store, gr["group_id"])
+            snaps[gr["group_id"]] = snap["t_ms"] if snap is not None else -1
             plant = LS.load_plant(snap["data"], setup) if snap is not None else ExercisePlant(setup, seed=gr["seed"])
             les.groups[gr["group_id"]] = Group(gr["group_id"], gr["name"], gr["seed"], plant,
                                                t_backtrack=time.monotonic())
         evs = LS.events(self.store, lid)
         fired = {(e["group_id"], e["data"].get("order_id")) for e in evs if e["kind"] == "fault_fired"}
+        # what changed a plant after its snapshot is applied again: faults fired, setpoints written, faults cleared
+        for g in les.groups.values():
+            t_snap = snaps.get(g.group_id, -1)
+            for e in evs:
+                if e["t_ms"] < t_snap or (e["group_id"] not in (None, g.group_id)):
+                    continue
+                try:
+                    if e["kind"] == "fault_fired" and e["group_id"] == g.group_id:
+                        f = e["data"]["fault"]
+                        if any(x.kind == f["kind"] and x.target == f.get("target")
+                               for x in g.plant.state.faults.active()):
+                            continue  # already in the snapshot (fired in the same millisecond)
+                        g.plant.inject_fault(f["kind"], f.get("target"), f.get("value"), bool(f.get("hidden")))
+                    elif e["kind"] == "setpoint" and e["group_id"] == g.group_id:
+                        g.plant.write(e["data"]["signal"], e["data"]["value"])
+                    elif e["kind"] == "clear_faults":
+                        g.plant.clear_faults()
+                except Exception:  # noqa: BLE001 - a refused replay must not stop the restore
+                    log.warning("lab: lesson %s: event %s not re-applied", lid, e["event_id"])
         learners = {lr["learner_id"]: lr for lr in LS.learners(self.store, lid)}
         for e in evs:
             k = e["kind"]

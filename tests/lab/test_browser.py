@@ -149,6 +149,9 @@ def test_whole_lesson(server: Server, browser: Any) -> None:
     assert fox.locator("#w-alarms").is_hidden()  # the hidden fault raises no message on the learner's page
     fox.click("button.measure[data-m=after]")
     fox.wait_for_function("document.querySelectorAll('#readings thead th').length === 3")
+    lel = [r.locator("td").nth(1).text_content() for r in fox.locator("#readings tbody tr").all()
+           if r.locator("th").text_content().startswith("Gas detector")]
+    assert float(lel[0]) > 0.3  # the leak is still in the plant after the restart (baseline reads ~0.0)
     fox.check(".q[data-q=fault] input[value=h2_leak]")
     fox.click(".q[data-q=fault] button[type=submit]")
     fox.wait_for_function("document.querySelector('.q[data-q=fault] .fb').classList.contains('ok')")

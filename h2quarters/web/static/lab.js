@@ -99,7 +99,7 @@ function station(id) {
       const b = el("button", { type: "button", text: tr("lesson.restore") });
       b.addEventListener("click", () => act("restore", () => api("POST", base + "/restore", { snapshot_id: sn.snapshot_id })));
       sb.append(el("tr", {}, el("td", { text: new Date(sn.t_ms).toLocaleTimeString(LAB.lang) }), el("td", { text: gname[sn.group_id] || sn.group_id }),
-        el("td", { text: sn.kind + (sn.label ? " · " + sn.label : "") }), el("td", { text: plantTime(sn.plant_t_s) }), el("td", {}, b)));
+        el("td", { text: sn.kind + (sn.label ? " · " + sn.label : "") }), el("td", { text: plantTime(sn.lesson_t_s) }), el("td", {}, b)));
     }
   }
   async function refresh() {

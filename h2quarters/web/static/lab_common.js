@@ -9,6 +9,7 @@ function tr(key) { return LAB.T[key] !== undefined ? LAB.T[key] : key; }
 function num(v, digits) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
   const d = digits === undefined ? (Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2) : digits;
+  if (Math.abs(v) < 0.5 * Math.pow(10, -d)) v = 0;  // no "-0,00" from instrument noise around zero
   return Number(v).toLocaleString(LAB.lang === "de" ? "de-DE" : "en-GB", { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 function errText(body, status) {

@@ -64,7 +64,7 @@ function task() {
   if (e.safety.length) box.append(el("p", { className: "alarm", text: tr("learner.safety") + ": " + e.safety.map((s) => s[L]).join(" ") }));
   const ms = el("div", { className: "meas" });
   for (const m of e.measurements) {
-    const b = el("button", { type: "button", className: "measure", "data-m": m.id, text: "📏 " + tr("learner.measure") + ": " + m.text[L] });
+    const b = el("button", { type: "button", className: "measure", "data-m": m.id, text: tr("learner.measure") + ": " + m.text[L] });
     b.addEventListener("click", async () => {
       try { await api("POST", "/api/lab/me/measure", { exercise: e.id, measurement: m.id }, hdr()); msg("✓ " + m.text[L], true); refresh(false); }
       catch (err) { msg(err.message, false); }
@@ -100,7 +100,7 @@ function question(e, q) {
   }
   f.append(el("button", { type: "submit", text: tr("learner.answer") }));
   if (q.has_hint) {
-    const hb = el("button", { type: "button", className: "hint-btn", text: "💡 " + tr("learner.hint") });
+    const hb = el("button", { type: "button", className: "hint-btn", text: tr("learner.hint") });
     hb.addEventListener("click", async () => {
       try { const h = await api("POST", "/api/lab/me/hint", { exercise: e.id, quantity: q.id }, hdr()); fb.className = "fb"; fb.textContent = h.hint ? h.hint[L] : "–"; }
       catch (err) { msg(err.message, false); }

@@ -393,10 +393,10 @@ def page_lessons(request: Request, svc: Svc, lang: str | None = None) -> Respons
     p = _teacher_or_none(request)
     if p is None:
         return RedirectResponse("/login", status_code=303)
-    from h2quarters.training.catalog import load_catalog
+    from h2quarters.lab.service import catalog
 
     lg = _lang(request, lang)
-    cat = load_catalog()
+    cat = catalog()
     return _page(request, "lab_lessons.html", lg, user=p,
                  lessons=LS.lessons(svc.store, teacher=None if p.role == "admin" else p.name, limit=50),
                  exercises=[(e.id, e.title.get(lg)) for e in cat.values()], start_states=START_STATES)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from h2quarters.lab import store as LS
 from h2quarters.store import Store
-from h2quarters.training.catalog import get_exercise
+from h2quarters.lab.service import get_exercise
 
 TZ = ZoneInfo("Europe/Berlin")
 

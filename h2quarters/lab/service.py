@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ from pydantic import BaseModel, Field
 from h2quarters.lab import store as LS
 from h2quarters.store import Store
 from h2quarters.store.store import now_ms
-from h2quarters.training.catalog import get_exercise
+from h2quarters.training.catalog import load_catalog
 from h2quarters.training.plant import ExercisePlant, Reading, _scenario
 from h2quarters.training.schema import Exercise, FaultChoice, PlantSetup, Text
 from h2quarters.training.session import ExerciseSession
@@ -134,6 +135,20 @@ class Lesson:
         return int(self.row["lesson_id"])
 
 
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, Exercise]:
+    """The curricula, parsed once per process (parsing all 13 files costs ~0.3 s, seconds on a busy machine)."""
+    return load_catalog()
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """An exercise of the cached catalog; KeyError names the known ids."""
+    cat = catalog()
+    if exercise_id not in cat:
+        raise KeyError(f"exercise {exercise_id!r} not found; known: {', '.join(cat)}")
+    return cat[exercise_id]
+
+
 def plant_setup(exercises: list[Exercise], start_state: str) -> PlantSetup:
     """The group plant's setup: the first site-plant exercise's (or the default) with the starting state applied."""
     setup = next((e.plant for e in exercises if e.plant.kind == "plant"), PlantSetup())
@@ -179,10 +194,23 @@ class LessonService:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop the background thread."""
+        """Stop the background thread and take a backtrack of every running lesson (a graceful restart loses no
+        plant time; after a crash the lesson resumes from its last automatic backtrack)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        with self._lock:
+            live = list(self.lessons.values())
+        for les in live:
+            try:
+                self._advance(les)
+                for g in les.groups.values():
+                    with g.lock:
+                        LS.save_snapshot(self.store, les.lesson_id, g.group_id, g.plant, "auto", "shutdown")
+            except Exception:  # noqa: BLE001 - the store may be gone already; the last backtrack stays
+                log.exception("lab: lesson %s: no shutdown backtrack", les.lesson_id)
 
     # ================================================================== teacher
     def create(self, teacher: str, class_name: str, exercises: list[str], groups: list[str],

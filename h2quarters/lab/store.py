@@ -201,7 +201,7 @@ def dump_plant(plant: Any) -> bytes:
         if st is not None:
             st.clock = clock
             st.listeners = listeners
-    return zlib.compress(buf.getvalue(), 6)
+    return zlib.compress(buf.getvalue(), 1)  # fast: a class of 12 groups snapshots at once
 
 
 def load_plant(data: bytes, setup: Any) -> Any:

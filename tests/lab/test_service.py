@@ -21,9 +21,10 @@ def test_lesson_survives_restart(db_url: str) -> None:
     a = svc.join(les["code"], "Blue Fox")
     b = svc.join(les["code"].lower(), "Red Owl")
     before = svc.measure(a, "E10", "before")
-    svc.inject(lid, FaultOrder(choice="h2_leak", hidden=True))
     time.sleep(0.3)
-    svc.step()  # a backtrack (every 0 s) after the fault
+    svc.step()  # an automatic backtrack (every 0 s) before the fault
+    svc.inject(lid, FaultOrder(choice="h2_leak", hidden=True))
+    time.sleep(1.5)  # 90 s of plant time at 60×
     after = svc.measure(a, "E10", "after")
     # the leak raises the gas detector, which the learner reads
     assert after["values"]["h2_detector_lel_pct"] > before["values"]["h2_detector_lel_pct"]
@@ -36,14 +37,13 @@ def test_lesson_survives_restart(db_url: str) -> None:
     assert all(x["quantity_id"] == "fault" and x["answer"] == "sensor_drift" for x in vb["answers"])
     assert svc.teacher_view(lid)["groups"][0]["plant"]["faults"][0]["kind"] == "h2_leak"
     t_plant = svc.lessons[lid].groups[a["group_id"]].plant.t_s
-    svc.stop()
-    st.close()
+    st.close()  # a crash: no shutdown backtrack, the last one is from before the fault
 
     st2 = Store(db_url)  # a new process on the same database
     svc2 = LessonService(st2, tick=False)
     g = svc2.lessons[lid].groups[a["group_id"]]
-    assert g.plant.t_s == pytest.approx(t_plant, abs=120)  # from the last backtrack
-    assert g.plant.state.faults.leak_kg_per_h() == pytest.approx(0.15)  # the fault came back with the plant
+    assert g.plant.t_s <= t_plant  # resumed from the last backtrack
+    assert g.plant.state.faults.leak_kg_per_h() == pytest.approx(0.15)  # the fault after it was applied again
     s = g.sessions[(a["learner_id"], "E10")]
     assert [x.earned for x in s.scores()] == [2.0, 0.0]
     # the second try of learner b counts as the second (the replayed history is complete)

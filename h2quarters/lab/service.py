@@ -187,7 +187,8 @@ class LessonService:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.on_close: list[Any] = []  # callbacks(lesson row) when a lesson closes (KPI counts)
+        self.on_close: list[Any] = []
+        self._tokens: dict[str, dict[str, Any]] = {}  # callbacks(lesson row) when a lesson closes (KPI counts)
         self.restore()
         if tick:
             self._thread = threading.Thread(target=self._run, name="lab-lessons", daemon=True)
@@ -571,8 +572,17 @@ class LessonService:
                 "token": token}
 
     def learner(self, token: str) -> dict[str, Any] | None:
-        """The learner of a lesson-scoped token, or None."""
-        return LS.learner_by_token(self.store, token) if token.startswith("lab_") else None
+        """The learner of a lesson-scoped token, or None (found rows are cached: a learner row never changes)."""
+        if not token.startswith("lab_") or len(token) > 80:
+            return None
+        hit = self._tokens.get(token)
+        if hit is None:
+            hit = LS.learner_by_token(self.store, token)
+            if hit is not None:
+                if len(self._tokens) > 100_000:  # bounded under a flood of made-up tokens (only found ones stay)
+                    self._tokens.clear()
+                self._tokens[token] = hit
+        return hit
 
     def _session(self, les: Lesson, g: Group, learner: dict[str, Any], exercise_id: str) -> ExerciseSession:
         ex = next((e for e in les.exercises if e.id == exercise_id), None)

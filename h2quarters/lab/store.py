@@ -141,11 +141,10 @@ def events(store: Store, lesson_id: int, kinds: tuple[str, ...] | None = None,
            learner_id: int | None = None) -> list[dict[str, Any]]:
     """Events of a lesson in order (``data`` decoded)."""
     t = L.lab_events
-    q = sa.select(t).where(t.c.lesson_id == lesson_id).order_by(t.c.event_id)
+    q = sa.select(t).where(t.c.lesson_id == lesson_id).order_by(t.c.event_id) if learner_id is None else \
+        sa.select(t).where(t.c.learner_id == learner_id, t.c.lesson_id == lesson_id).order_by(t.c.event_id)
     if kinds is not None:
         q = q.where(t.c.kind.in_(kinds))
-    if learner_id is not None:
-        q = q.where(t.c.learner_id == learner_id)
     with store.r.connect() as c:
         out = []
         for r in c.execute(q):

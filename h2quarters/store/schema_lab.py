@@ -71,6 +71,7 @@ lab_events = sa.Table(
     sa.Column("data", sa.Text, nullable=False, server_default="{}"),  # JSON
 )
 sa.Index("ix_lab_events_lesson", lab_events.c.lesson_id, lab_events.c.event_id)
+sa.Index("ix_lab_events_learner", lab_events.c.learner_id, lab_events.c.event_id)  # a learner's page polls this
 
 lab_snapshots = sa.Table(
     "lab_snapshots", metadata,

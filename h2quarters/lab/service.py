@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from h2quarters.lab import store as LS
 from h2quarters.store import Store
@@ -65,6 +65,8 @@ class LabError(Exception):
 class Condition(BaseModel):
     """Inject when a (true) plant signal crosses a threshold."""
 
+    model_config = ConfigDict(extra="forbid")
+
     signal: str = Field(min_length=1, max_length=64)
     op: Literal[">", "<"] = ">"
     value: float = Field(allow_inf_nan=False)
@@ -78,8 +80,11 @@ class FaultOrder(BaseModel):
     Otherwise give ``kind`` (and ``target``/``value``) of :mod:`h2quarters.plc.faults`.
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     choice: str | None = Field(None, max_length=48)
-    kind: str | None = Field(None, max_length=32)
+    kind: Literal["sensor_stuck", "sensor_drift", "sensor_noise", "sensor_out_of_range", "h2_leak", "cooling_failure",
+                  "stack_degradation", "gas_crossover", "inverter_trip"] | None = None
     target: str | None = Field(None, max_length=64)
     value: float | None = Field(None, allow_inf_nan=False)
     hidden: bool = True

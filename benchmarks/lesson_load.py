@@ -64,9 +64,10 @@ async def _learner(c: object, i: int, code: str, t_end: float, lat: dict[str, li
 
     await asyncio.sleep(np.random.default_rng(i).uniform(0, 2.0))  # learners do not click in lockstep
     k = 0
+    await call("me", "GET", "/api/lab/me")  # the page's first load (with the exercises' texts)
     while time.monotonic() < t_end:
         tick = time.monotonic()
-        await call("me", "GET", "/api/lab/me")
+        await call("me", "GET", "/api/lab/me?brief=false")  # the page's poll
         if k % 2 == 1:
             if k % 4 == 1:
                 await call("measure", "POST", "/api/lab/me/measure",

@@ -292,9 +292,10 @@ def join(body: JoinIn, svc: Svc, response: Response) -> dict[str, Any]:
 
 
 @router.get("/api/lab/me", responses=_L, summary="The learner's workspace: own group's plant, tasks, own readings and answers")
-def me(lr: Learner, svc: Svc) -> dict[str, Any]:
-    """Never another group's plant or answers, never a hidden fault."""
-    return _call(svc.learner_view, lr)
+def me(lr: Learner, svc: Svc, brief: bool = True) -> dict[str, Any]:
+    """Never another group's plant or answers, never a hidden fault. ``brief=false`` leaves out the exercises'
+    texts (the page's polls after the first)."""
+    return _call(svc.learner_view, lr, brief)
 
 
 class MeasureIn(BaseModel):
@@ -384,7 +385,9 @@ def qr_svg(text: str, scale: int = 8) -> str:
     """QR code of ``text`` as inline SVG (segno, server-side: no CDN, no script)."""
     import segno
 
-    return segno.make(text, error="m").svg_inline(scale=scale, border=2, dark="#0b1f33", light="#ffffff")
+    # no fixed size: the page's CSS sizes it (small on the station, most of the screen on the projector)
+    return segno.make(text, error="m").svg_inline(scale=scale, border=2, dark="#0b1f33", light="#ffffff",
+                                                  omitsize=True)
 
 
 @router.get("/lab", include_in_schema=False, response_class=HTMLResponse)

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SPEED_MIN, SPEED_MAX = 0.5, 60.0
 TICK_S = 0.5
-TREND_POINTS = 240
+TREND_POINTS = 120
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from a projector
 TILE_SIGNALS = ("pv_power_kw", "el_power_kw", "el_stack_current_a", "el_cell_voltage_v", "el_h2_flow_nlh",
                 "el_electrolyte_temperature_c", "tank_pressure_bar", "tank_mass_kg", "fc_power_kw",
@@ -168,6 +168,13 @@ def plant_setup(exercises: list[Exercise], start_state: str) -> PlantSetup:
         return setup.model_copy(update={"fc_kw": 0.5 * fc.p_rated_kw if fc is not None else 0.0,
                                         "p_tank_bar": 0.6 * scn.storage.p_max_bar})
     return setup
+
+
+def _sig4(x: float) -> float | None:
+    """4 significant digits (trends for the pages: smaller JSON, nothing a sparkline shows is lost)."""
+    if not math.isfinite(x):
+        return None
+    return float(f"{x:.4g}")
 
 
 def _fmt_reading(r: Reading) -> dict[str, Any]:
@@ -518,7 +525,7 @@ class LessonService:
                 g.plant.advance(h)
                 self._due(les, g)
                 g.trend.append((g.plant.t_s - g.plant.t_offset_s,
-                                {s: g.plant.true_value(s) for s in self._tiles(g)}))
+                                {s: _sig4(g.plant.true_value(s)) for s in self._tiles(g)}))
                 if now - g.t_backtrack >= float(les.row["backtrack_every_s"]):
                     g.t_backtrack = now
                     LS.save_snapshot(self.store, les.lesson_id, g.group_id, g.plant, "auto", "backtrack")
@@ -616,7 +623,8 @@ class LessonService:
     def measure(self, learner: dict[str, Any], exercise_id: str, measurement_id: str) -> dict[str, Any]:
         """Take a measurement now on the group's plant (the measurement's setpoints applied first)."""
         les, g = self._ctx(learner)
-        self._advance(les)
+        # no lesson-wide advance here: the background thread moves every group twice a second, so a class of 30
+        # does not advance six plants on every click
         with g.lock:
             s = self._session(les, g, learner, exercise_id)
             try:
@@ -756,7 +764,7 @@ class LessonService:
                 "snapshots": [{**x, "lesson_t_s": x["plant_t_s"] - off}
                               for x in LS.snapshots(self.store, lesson_id)[:40]]}
 
-    def learner_view(self, learner: dict[str, Any]) -> dict[str, Any]:
+    def learner_view(self, learner: dict[str, Any], brief: bool = True) -> dict[str, Any]:
         """What a learner sees: their lesson, their group's plant (through the instruments, no hidden fault),
         their exercises, their own readings and answers (never another learner's)."""
         row = LS.lesson_row(self.store, int(learner["lesson_id"])) or {}
@@ -767,7 +775,7 @@ class LessonService:
         out: dict[str, Any] = {
             "lesson": {k: row.get(k) for k in ("lesson_id", "class_name", "status", "speed", "revealed", "code")},
             "learner": {k: learner[k] for k in ("learner_id", "pseudonym", "group_id")},
-            "exercises": [exercise_brief(e) for e in exs],
+            "exercises": [exercise_brief(e) for e in exs] if brief else [{"id": e.id} for e in exs],
             "readings": [{"exercise_id": e["exercise_id"], "measurement_id": e["data"]["measurement_id"],
                           "t_s": e["data"]["t_s"], "time": e["data"]["time"], "values": e["data"]["values"]}
                          for e in mine if e["kind"] == "measure"],

@@ -98,7 +98,12 @@ async def test_lesson_through_api_never_touches_the_pilot(lab) -> None:  # noqa:
                                                              "hidden": False, "groups": [gb]}, headers=teacher)
     assert r.status_code == 201, r.text
     r = await c.post(f"/api/lab/lessons/{lid}/faults", json={"kind": "no_such_fault"}, headers=teacher)
-    assert r.status_code == 422 and r.json()["detail"]["params"]["field"] == "kind"
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "kind"]
+    r = await c.post(f"/api/lab/lessons/{lid}/faults", json={"choice": "no_such_fault"}, headers=teacher)
+    assert r.status_code == 422 and r.json()["detail"]["params"] == {
+        "field": "choice", "value": "no_such_fault", "allowed": ["cooling_failure", "gas_crossover", "h2_leak",
+                                                                 "inverter_trip", "membrane_ageing", "sensor_drift",
+                                                                 "sensor_stuck"]}
 
     # learners: answers need units, oversize text refused, setpoints only the exercise's
     r = await c.post("/api/lab/me/answer", json={"exercise": "E2", "quantity": "v_theo", "answer": "95.3"},

@@ -25,6 +25,7 @@ def test_lesson_survives_restart(db_url: str) -> None:
     svc.step()  # an automatic backtrack (every 0 s) before the fault
     svc.inject(lid, FaultOrder(choice="h2_leak", hidden=True))
     time.sleep(1.5)  # 90 s of plant time at 60×
+    svc.step()  # what the background thread does twice a second
     after = svc.measure(a, "E10", "after")
     # the leak raises the gas detector, which the learner reads
     assert after["values"]["h2_detector_lel_pct"] > before["values"]["h2_detector_lel_pct"]

@@ -22,7 +22,12 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 async function refresh(full) {
-  try { ME = await api("GET", "/api/lab/me", undefined, hdr()); } catch (e) { msg(e.message, false); return; }
+  // the exercises' texts come with the first load only; polls fetch the plant, readings and answers
+  try {
+    const d = await api("GET", "/api/lab/me" + (full || !ME ? "" : "?brief=false"), undefined, hdr());
+    if (!(full || !ME)) d.exercises = ME.exercises;
+    ME = d;
+  } catch (e) { msg(e.message, false); return; }
   document.getElementById("w-name").textContent = ME.learner.pseudonym;
   document.getElementById("w-group").textContent = ME.group || ME.learner.group_id;
   const st = document.getElementById("w-status");

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_plant
+from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_lab, routes_plant
 from h2quarters.api.auth import LoginGuard, TokenService
 from h2quarters.api.deps import _ERROR_TEXT, ApiContext, ErrorBody
 from h2quarters.api.limits import BodySizeLimit
@@ -80,6 +80,7 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app.include_router(routes_plant.router)
     app.include_router(routes_control.router)
     app.include_router(routes_kpi.router)
+    routes_lab.attach(app)  # learning-lab classroom (lessons on in-process plants, never the pilot)
 
     def openapi() -> dict[str, Any]:
         # errors every operation with a body can answer (malformed JSON, too large, invalid fields) are documented

@@ -14,6 +14,9 @@ viewer     yes    no     no        no      no     no        no
 city       yes    no     no        no      no     yes       no
 ========== ====== ====== ========= ======= ====== ========= =============
 
+``lab_teach`` (admin, teacher) runs learning-lab lessons on in-process exercise plants (:mod:`h2quarters.lab`);
+learners join a lesson with its code and a pseudonym and get a lesson-scoped token, no account.
+
 ``city`` is the staff of the city / Stadtkonzern: they read the KPI cockpit and enter hand values (press articles,
 open days, reach, maturity stages); ``kpi_enter`` is audited in ``kpi_values``.
 
@@ -44,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"admin"}),
     "kpi_enter": frozenset({"admin", "teacher", "city"}),
     "kpi_catalogue": frozenset({"admin"}),
+    "lab_teach": frozenset({"admin", "teacher"}),
 }
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LEN = 10

@@ -137,3 +137,4 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 from h2quarters.store import schema_monitoring as _schema_monitoring  # noqa: E402,F401  (KPI monitoring tables)
+from h2quarters.store import schema_planning as _schema_planning  # noqa: E402,F401  (planners' workspace)

@@ -26,6 +26,19 @@ POLL_S = 0.3
 DAY_MS = 86_400_000
 
 
+def warm_workers(client: Any, nice: int = 10) -> list[Any]:
+    """Submit :func:`h2quarters.jobs.tasks.warm_up` once to every worker (keep the returned futures alive: a
+    released future is cancelled). Jobs submitted meanwhile queue behind it; they would pay the same cost."""
+    from h2quarters.jobs import tasks
+
+    try:
+        workers = list(client.scheduler_info().get("workers", {}))
+    except Exception:  # noqa: BLE001 - warming is an optimisation only
+        return []
+    return [client.submit(tasks.warm_up, nice, workers=[w], allow_other_workers=False, pure=False,
+                          key=f"h2q-warm-up-{uuid.uuid4().hex[:8]}") for w in workers]
+
+
 class LimitError(ValueError):
     """A per-user limit refuses the request; ``code`` and ``params`` are what the page translates."""
 
@@ -82,6 +95,7 @@ class JobManager:
         self.connect_timeout_s = connect_timeout_s
         self.nice = nice
         self._client: Any = None
+        self._warm: list[Any] = []
         self._cluster: Any = None
         self._lock = threading.Lock()
         self._submit_lock = threading.Lock()
@@ -111,6 +125,7 @@ class JobManager:
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                  dashboard_address=None, silence_logs=logging.WARNING)
                     self._client = Client(self._cluster)
+                self._warm = warm_workers(self._client, self.nice)
             return self._client
 
     def cluster_info(self) -> dict[str, Any]:
@@ -149,6 +164,7 @@ class JobManager:
                 except Exception:  # noqa: BLE001
                     pass
             self._client = self._cluster = None
+            self._warm = []
 
     # ------------------------------------------------------------------ submit, cancel, resume
     def check_limits(self, owner: str, n_variants: int, new_job: bool = True) -> None:

@@ -29,6 +29,40 @@ def _nice(n: int) -> None:
         _NICED = True
 
 
+def warm_up(nice: int = 10) -> int:
+    """Import the quarter's stack and load the shipped quarter's SimBench grid on this worker (cached per
+    process): a worker's first quarter variant then costs seconds, not the minute of a cold process."""
+    _nice(nice)
+    from h2quarters.config import SCENARIOS_DIR
+    from h2quarters.quarter.config import load_quarter
+    from h2quarters.quarter.grid import connection_buses
+
+    connection_buses(load_quarter(SCENARIOS_DIR / "wesertor").grid.code)
+    return os.getpid()
+
+
+def _scenario_dir(files: dict[str, str]) -> Path:
+    """The quarter's files in a directory named by their content: every variant of a job on a worker uses the
+    same path, so the quarter's profiles cached per quarter content and directory are computed once per worker."""
+    import hashlib
+    import shutil
+
+    from h2quarters.jobs.scenarios import materialise
+
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:24]
+    root = Path(tempfile.gettempdir()) / "h2q-job-scenarios"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / digest
+    if not final.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        materialise(files, "quarter", tmp)
+        try:
+            tmp.rename(final)  # atomic; another worker may have won the race
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
 def _period(params: dict[str, Any]) -> tuple[str | None, str | None]:
     return params.get("start") or None, params.get("end") or None
 
@@ -55,14 +89,11 @@ def quarter_variant(files: dict[str, str], overrides: dict[str, float], params: 
                     nice: int = 10) -> dict[str, Any]:
     """One variant of ``h2q quarter study`` (no power-flow check steps, no stress cases): its KPIs."""
     _nice(nice)
-    from h2quarters.jobs.scenarios import materialise
     from h2quarters.quarter.study import run_variant
 
     start, end = _period(params)
-    with tempfile.TemporaryDirectory(prefix="h2q-job-") as d:
-        path = materialise(files, "quarter", Path(d))
-        return run_variant(str(path), overrides, start, end, params.get("dispatch"),
-                           bool(params.get("powerflow", False)))
+    return run_variant(str(_scenario_dir(files)), overrides, start, end, params.get("dispatch"),
+                       bool(params.get("powerflow", False)))
 
 
 def quarter_report(files: dict[str, str], overrides: dict[str, float], params: dict[str, Any],
@@ -71,14 +102,13 @@ def quarter_report(files: dict[str, str], overrides: dict[str, float], params: d
     _nice(nice)
     import pandas as pd
 
-    from h2quarters.jobs.scenarios import materialise
     from h2quarters.quarter.report import render_reports
     from h2quarters.quarter.simulate import simulate_quarter
     from h2quarters.quarter.study import _jsonable
 
     start, end = _period(params)
     with tempfile.TemporaryDirectory(prefix="h2q-job-") as d:
-        path = materialise(files, "quarter", Path(d) / "in")
+        path = _scenario_dir(files)
         try:
             res = simulate_quarter(path, overrides=overrides, start=start, end=end, dispatch=params.get("dispatch"),
                                    check_steps=0, powerflow=bool(params.get("powerflow", False)), stress=False)

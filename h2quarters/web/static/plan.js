@@ -167,7 +167,7 @@
         st.textContent = T["status." + j.status]; st.className = "st st-" + j.status; st.dataset.status = j.status;
         document.getElementById("job-progress").value = j.progress.n_done;
         document.getElementById("job-count").textContent = j.progress.n_done + " / " + j.progress.n_total;
-        document.getElementById("job-message").textContent = j.message || "";
+        document.getElementById("job-message").textContent = T["msg." + j.status] || T["msg." + j.message] || j.message || "";
         j.variants.forEach((v) => {
           const tr = document.querySelector('#variants tr[data-variant="' + CSS.escape(v.variant) + '"]');
           if (!tr) return;

@@ -433,10 +433,15 @@ def _lang(request: Request, lang: str | None) -> str:
     return ck if ck in LANGS else "de"
 
 
-def _num(v: Any, decimals: int | None = None, lang: str = "de") -> str:
+def _num(v: Any, decimals: int | str | None = None, lang: str = "de") -> str:
+    """A number for the page: fixed ``decimals``, ``"g"`` (up to 6 significant digits, for limits) or
+    readable by size; German decimal comma, thin space between thousands."""
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
         return "–" if v is None else str(v)
     a = abs(float(v))
+    if decimals == "g":
+        s = f"{float(v) + 0.0:,.6g}" if a < 1e6 else f"{float(v):,.0f}"
+        return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")
     d = decimals if decimals is not None else 0 if a >= 100 else 2 if a >= 1 else 3
     s = f"{float(v) + 0.0:,.{d}f}"
     return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")

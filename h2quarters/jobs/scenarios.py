@@ -230,7 +230,7 @@ def form_fields(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, 
 
     def leaf(path: str, key: str, sch: dict[str, Any], value: Any) -> None:
         typ = sch.get("type")
-        f: dict[str, Any] = {"path": path, "value": value, "section": path.split(".")[0].split("[")[0],
+        f: dict[str, Any] = {"path": path, "value": value, "section": path.split(".")[0].split("[")[0] if ("." in path or "[" in path) else "general",
                              "unit": unit_label(key), "description": " ".join(str(sch.get("description", "")).split()),
                              "enum": None, "min": None, "max": None, "min_excl": False, "max_excl": False}
         if "enum" in sch or "const" in sch:
@@ -249,6 +249,8 @@ def form_fields(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, 
 
     def walk(sch: dict[str, Any], value: Any, path: str, key: str) -> None:
         sch = _branch(sch, value, defs)
+        if value is None and ("properties" in sch or sch.get("type") == "object"):
+            return  # an optional section that is not configured (e.g. pem for an AEM stack)
         if isinstance(value, dict) and "properties" in sch:
             for k, sub in sch["properties"].items():
                 if k in value:
@@ -272,7 +274,7 @@ def form_fields(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, 
 
 _UNIT_TOKENS = {"kw": "kW", "kwp": "kWp", "kwh": "kWh", "kg": "kg", "bar": "bar", "c": "°C", "deg": "°",
                 "m2": "m²", "m3": "m³", "m": "m", "pct": "%", "min": "min", "a": "a", "eur": "EUR", "h": "h",
-                "g": "g", "k": "K", "kj": "kJ", "ohm": "Ω", "s": "s", "v": "V", "cm4": "cm⁴", "ma2": "mA²",
+                "g": "g", "k": "K", "kj": "kJ", "ohm": "Ω", "s": "s", "v": "V", "cm4": "cm⁴", "ma2": "mA²", "c2": "°C²",
                 "frac": "fraction"}
 
 

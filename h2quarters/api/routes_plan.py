@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -36,6 +37,10 @@ LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
 _I18N: dict[str, dict[str, str]] = {}
 Planner = Annotated[Principal, Depends(require("plan"))]
+SidPath = Annotated[str, PathParam(max_length=80, description="shipped:<name> or the id of your copy")]
+FilePath = Annotated[str, PathParam(pattern="^(scenario|quarter|hydrogen-site)\\.yaml$")]
+JobId = Annotated[int, PathParam(ge=1, le=2**53, description="Job id")]
+RUN_PATTERN = "^[0-9]{1,12}(:[A-Za-z0-9_.=+-]{1,200})?$"
 Anyone = Annotated[Principal, Depends(principal)]
 FILE_PATTERN = "^(scenario|quarter|hydrogen-site)\\.yaml$"
 YAML_MEDIA = "application/yaml"
@@ -79,7 +84,7 @@ def _scenario(store: Any, sid: str, p: Principal) -> dict[str, Any]:
                                   "params": {"id": sid}}) from None
 
 
-def _job(store: Any, job_id: int, p: Principal, write: bool = False) -> dict[str, Any]:
+def _job(store: Any, job_id: JobId, p: Principal, write: bool = False) -> dict[str, Any]:
     """The job if the caller may see it (owner, admin, or shared) — and act on it (owner or admin)."""
     job = R.get(store, job_id, full=True)
     if job is None or not (job["owner"] == p.name or p.role == "admin" or (job["shared"] and not write)):
@@ -128,7 +133,7 @@ def _form(s: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/api/plan/scenarios/{sid}", summary="A scenario with its form fields (units, allowed ranges)")
-def get_scenario(sid: Annotated[str, Field(max_length=80)], c: Ctx, p: Planner) -> dict[str, Any]:
+def get_scenario(sid: SidPath, c: Ctx, p: Planner) -> dict[str, Any]:
     """Fields per file, generated from the pydantic models' JSON schema."""
     s = _scenario(c.store, sid, p)
     return {**{k: v for k, v in s.items() if k != "files"}, "files": list(s["files"]), "form": _form(s)}
@@ -142,7 +147,7 @@ class FormEdit(BaseModel):
 
 
 @router.patch("/api/plan/scenarios/{sid}", summary="Change fields of a copy (validated like the YAML file)")
-async def edit_scenario(sid: Annotated[str, Field(max_length=80)], body: FormEdit, c: Ctx, p: Planner
+async def edit_scenario(sid: SidPath, body: FormEdit, c: Ctx, p: Planner
                         ) -> dict[str, Any]:
     """422 lists every problem with path, value and allowed range (the loader's messages); nothing is stored."""
     s = _scenario(c.store, sid, p)
@@ -167,8 +172,8 @@ async def edit_scenario(sid: Annotated[str, Field(max_length=80)], body: FormEdi
 
 @router.put("/api/plan/scenarios/{sid}/files/{file}", summary="Upload one YAML file of a copy (validated)",
             responses=errors(409))
-async def upload_file(sid: Annotated[str, Field(max_length=80)],
-                      file: Annotated[str, Field(pattern=FILE_PATTERN)], c: Ctx, p: Planner,
+async def upload_file(sid: SidPath,
+                      file: FilePath, c: Ctx, p: Planner,
                       text: Annotated[str, Body(media_type="text/plain", max_length=SC.MAX_FILE_BYTES)]
                       ) -> dict[str, Any]:
     """Only the copy's own file names are accepted (no paths); 422 lists every problem, nothing is stored."""
@@ -185,7 +190,7 @@ async def upload_file(sid: Annotated[str, Field(max_length=80)],
 
 @router.get("/api/plan/scenarios/{sid}/files/{file}", summary="Download one YAML file",
             responses={200: {"description": "YAML", "content": {YAML_MEDIA: {}}}})
-def download_file(sid: Annotated[str, Field(max_length=80)], file: Annotated[str, Field(pattern=FILE_PATTERN)],
+def download_file(sid: SidPath, file: FilePath,
                   c: Ctx, p: Planner) -> Response:
     """The file as stored (attachment)."""
     s = _scenario(c.store, sid, p)
@@ -198,7 +203,7 @@ def download_file(sid: Annotated[str, Field(max_length=80)], file: Annotated[str
 
 
 @router.delete("/api/plan/scenarios/{sid}", status_code=204, summary="Delete a copy", responses=errors(409))
-def delete_scenario(sid: Annotated[str, Field(max_length=80)], c: Ctx, p: Planner) -> Response:
+def delete_scenario(sid: SidPath, c: Ctx, p: Planner) -> Response:
     """Jobs keep their own frozen copy of the scenario."""
     s = _scenario(c.store, sid, p)
     if s["owner"] is None:
@@ -305,7 +310,7 @@ def list_jobs(c: Ctx, p: Anyone) -> list[dict[str, Any]]:
 
 
 @router.get("/api/plan/jobs/{job_id}", summary="A job: status, progress per variant, result")
-def get_job(job_id: int, c: Ctx, p: Anyone) -> dict[str, Any]:
+def get_job(job_id: JobId, c: Ctx, p: Anyone) -> dict[str, Any]:
     """Variants with status and KPIs; the result (table, Pareto set) once done."""
     job = _job(c.store, job_id, p)
     vs = R.variants(c.store, job_id)
@@ -314,7 +319,7 @@ def get_job(job_id: int, c: Ctx, p: Anyone) -> dict[str, Any]:
 
 
 @router.post("/api/plan/jobs/{job_id}/cancel", summary="Cancel a queued or running job", responses=errors(409))
-async def cancel_job(job_id: int, c: Ctx, p: Planner, jm: Jobs) -> dict[str, Any]:
+async def cancel_job(job_id: JobId, c: Ctx, p: Planner, jm: Jobs) -> dict[str, Any]:
     """Finished variants are kept; resume runs the rest."""
     _job(c.store, job_id, p, write=True)
     try:
@@ -326,7 +331,7 @@ async def cancel_job(job_id: int, c: Ctx, p: Planner, jm: Jobs) -> dict[str, Any
 
 @router.post("/api/plan/jobs/{job_id}/resume", summary="Resume an interrupted, cancelled or failed job",
              responses=errors(409, 429))
-async def resume_job(job_id: int, c: Ctx, p: Planner, jm: Jobs) -> dict[str, Any]:
+async def resume_job(job_id: JobId, c: Ctx, p: Planner, jm: Jobs) -> dict[str, Any]:
     """Runs only the variants that are not done."""
     _job(c.store, job_id, p, write=True)
     try:
@@ -345,7 +350,7 @@ class Share(BaseModel):
 
 
 @router.post("/api/plan/jobs/{job_id}/share", summary="Share (or stop sharing) a job's results")
-def share_job(job_id: int, body: Share, c: Ctx, p: Planner) -> dict[str, Any]:
+def share_job(job_id: JobId, body: Share, c: Ctx, p: Planner) -> dict[str, Any]:
     """Viewers and the city's staff see shared results."""
     _job(c.store, job_id, p, write=True)
     R.set_shared(c.store, job_id, body.shared)
@@ -353,7 +358,7 @@ def share_job(job_id: int, body: Share, c: Ctx, p: Planner) -> dict[str, Any]:
 
 
 @router.delete("/api/plan/jobs/{job_id}", status_code=204, summary="Delete a finished job", responses=errors(409))
-def delete_job(job_id: int, c: Ctx, p: Planner) -> Response:
+def delete_job(job_id: JobId, c: Ctx, p: Planner) -> Response:
     """Queued or running jobs must be cancelled first."""
     job = _job(c.store, job_id, p, write=True)
     if job["status"] in R.ACTIVE:
@@ -366,7 +371,7 @@ def delete_job(job_id: int, c: Ctx, p: Planner) -> Response:
 @router.get("/api/plan/jobs/{job_id}/export", summary="A job's KPI table as CSV or XLSX, or its HTML report",
             responses={200: {"description": "CSV, XLSX or HTML", "content": {
                 "text/csv": {}, MEDIA["xlsx"]: {}, "text/html": {}}}, **errors(409)})
-def export_job(job_id: int, c: Ctx, p: Anyone, format: Annotated[str, Query(pattern="^(csv|xlsx|html)$")] = "csv",
+def export_job(job_id: JobId, c: Ctx, p: Anyone, format: Annotated[str, Query(pattern="^(csv|xlsx|html)$")] = "csv",
                lang: Annotated[str, Query(pattern="^(de|en)$")] = "de") -> Response:
     """Finished variants of any job (the report only once the job is done)."""
     job = _job(c.store, job_id, p)
@@ -386,7 +391,7 @@ def export_job(job_id: int, c: Ctx, p: Anyone, format: Annotated[str, Query(patt
 
 
 @router.get("/plan/jobs/{job_id}/report", include_in_schema=False, response_class=HTMLResponse)
-def report_frame(job_id: int, c: Ctx, p: Anyone, lang: Annotated[str, Query(pattern="^(de|en)$")] = "de"
+def report_frame(job_id: JobId, c: Ctx, p: Anyone, lang: Annotated[str, Query(pattern="^(de|en)$")] = "de"
                  ) -> Response:
     """The HTML report for the embedded frame (its own CSP: the report's plotly runs only in the sandbox)."""
     _job(c.store, job_id, p)
@@ -397,8 +402,8 @@ def report_frame(job_id: int, c: Ctx, p: Anyone, lang: Annotated[str, Query(patt
 
 
 @router.get("/api/plan/compare", summary="Compare two runs: inputs that differ, KPIs with difference and %")
-def compare_runs(c: Ctx, p: Anyone, a: Annotated[str, Query(max_length=240)],
-                 b: Annotated[str, Query(max_length=240)]) -> dict[str, Any]:
+def compare_runs(c: Ctx, p: Anyone, a: Annotated[str, Query(max_length=240, pattern=RUN_PATTERN)],
+                 b: Annotated[str, Query(max_length=240, pattern=RUN_PATTERN)]) -> dict[str, Any]:
     """A run is a job id or ``job id:variant`` (a study's variant)."""
     return _compare(c, p, a, b)
 
@@ -494,7 +499,7 @@ def page_scenario(sid: str, request: Request, c: Ctx, lang: str | None = None) -
 
 
 @router.get("/plan/job/{job_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_job(job_id: int, request: Request, c: Ctx, lang: str | None = None) -> Response:
+def page_job(job_id: JobId, request: Request, c: Ctx, lang: str | None = None) -> Response:
     """Progress, KPI table, Pareto plot, report and downloads."""
     p = _page_user(request)
     if p is None:

@@ -22,7 +22,7 @@ from h2quarters.store import Store
 from h2quarters.store.store import now_ms
 
 log = logging.getLogger(__name__)
-POLL_S = 0.3
+POLL_S = 0.5
 DAY_MS = 86_400_000
 
 

@@ -25,7 +25,9 @@ from h2quarters.store import Store
 from h2quarters.store.schema_planning import plan_scenarios as T
 from h2quarters.store.store import now_ms
 
-MAX_FILE_BYTES = 60_000  # below the server's 64 KiB body limit: a too-large upload is a clear 422, not a 413
+# ≈2× the largest shipped file; 16,000 characters stay below the 64 KiB body limit even as 4-byte UTF-8, so a
+# too-long upload is a clear 422, not a 413
+MAX_FILE_BYTES = 16_000
 MAX_COPIES_PER_USER = 50
 NAME_RE = re.compile(r"^[\w .()+-]{1,80}$")
 
@@ -98,7 +100,7 @@ def get(store: Store, scenario_id: str, owner: str | None) -> dict[str, Any]:
         if s is None:
             raise NotFound(scenario_id)
         return {**s, "files": shipped_files(name)}
-    if not scenario_id.isdigit():
+    if not scenario_id.isdigit() or len(scenario_id) > 15:  # also keeps ids within a 64-bit integer
         raise NotFound(scenario_id)
     q = sa.select(T).where(T.c.scenario_id == int(scenario_id))
     if owner is not None:

@@ -209,7 +209,7 @@
     let pick = 0;
     function draw() {
       box.textContent = "";
-      const W = Math.max(300, Math.min(box.clientWidth || 640, 900)), H = Math.round(W * 0.6), m = { l: 64, r: 16, t: 14, b: 46 };
+      const W = Math.max(300, Math.min(box.clientWidth || 640, 900)), H = Math.min(420, Math.round(W * 0.6)), m = { l: 64, r: 16, t: 14, b: 46 };
       const svg = mk("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", class: "pareto" }, box);
       const kx = xs.value, ky = ys.value;
       const pts = d.table.filter((r) => r[kx] !== null && r[ky] !== null);
@@ -217,12 +217,15 @@
       const ext = (k) => { let lo = Math.min(...pts.map((r) => r[k])), hi = Math.max(...pts.map((r) => r[k])); if (lo === hi) { lo -= Math.abs(lo) * 0.1 || 1; hi += Math.abs(hi) * 0.1 || 1; } const p = (hi - lo) * 0.08; return [lo - p, hi + p]; };
       const [x0, x1] = ext(kx), [y0, y1] = ext(ky);
       const X = (v) => m.l + (v - x0) / (x1 - x0) * (W - m.l - m.r), Y = (v) => H - m.b - (v - y0) / (y1 - y0) * (H - m.t - m.b);
+      // enough decimals to tell the ticks apart (self-sufficiencies of variants may differ in the third digit)
+      const digits = (lo, hi) => Math.max(0, Math.min(6, Math.ceil(-Math.log10((hi - lo) / 4)) + 1));
+      const dx = digits(x0, x1), dy = digits(y0, y1);
       for (let i = 0; i <= 4; i++) {
         const vx = x0 + (x1 - x0) * i / 4, vy = y0 + (y1 - y0) * i / 4;
         mk("line", { x1: X(vx), x2: X(vx), y1: m.t, y2: H - m.b, class: "grid" }, svg);
         mk("line", { x1: m.l, x2: W - m.r, y1: Y(vy), y2: Y(vy), class: "grid" }, svg);
-        mk("text", { x: X(vx), y: H - m.b + 16, "text-anchor": "middle", class: "tick" }, svg).textContent = nf(vx, 2);
-        mk("text", { x: m.l - 6, y: Y(vy) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = nf(vy, 2);
+        mk("text", { x: X(vx), y: H - m.b + 16, "text-anchor": "middle", class: "tick" }, svg).textContent = nf(vx, dx);
+        mk("text", { x: m.l - 6, y: Y(vy) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = nf(vy, dy);
       }
       mk("text", { x: (m.l + W - m.r) / 2, y: H - 8, "text-anchor": "middle", class: "axis" }, svg).textContent = xs.selectedOptions[0].textContent;
       mk("text", { x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle", class: "axis", transform: `rotate(-90 14 ${(m.t + H - m.b) / 2})` }, svg).textContent = ys.selectedOptions[0].textContent;

@@ -5,12 +5,14 @@ OpenAPI documentation is served at ``/api/docs`` (schema ``/api/openapi.json``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_lab, routes_plant
+from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_lab, routes_plan, routes_plant
 from h2quarters.api.auth import LoginGuard, TokenService
 from h2quarters.api.deps import _ERROR_TEXT, ApiContext, ErrorBody
 from h2quarters.api.limits import BodySizeLimit
@@ -45,11 +47,27 @@ class SecurityHeaders:
         async def send_h(msg: dict[str, Any]) -> None:
             if msg["type"] == "http.response.start":
                 hdrs = list(msg.get("headers", []))
-                hdrs += [DOCS_CSP] + SECURITY_HEADERS[1:] if docs else SECURITY_HEADERS
+                own = [v for k, v in hdrs if k == b"x-h2q-csp"]
+                if own:  # a page framed by this origin with its own policy (a planner's report)
+                    hdrs = [(k, v) for k, v in hdrs if k != b"x-h2q-csp"]
+                    hdrs += [(b"content-security-policy", own[0]), (b"x-frame-options", b"SAMEORIGIN"),
+                             *SECURITY_HEADERS[1:3]]
+                else:
+                    hdrs += [DOCS_CSP] + SECURITY_HEADERS[1:] if docs else SECURITY_HEADERS
                 msg = {**msg, "headers": hdrs}
             await send(msg)
 
         await self.app(scope, receive, send_h)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    jobs = getattr(app.state, "jobs", None)
+    if jobs is not None:  # planners' jobs still running become "interrupted"; the local Dask cluster stops
+        import asyncio
+
+        await asyncio.to_thread(jobs.close)
 
 
 def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: ControlSettings,
@@ -70,7 +88,7 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app = FastAPI(title="h2quarters plant API", version="1",
                   description="Live plant state, history, commands (audited), alarms, plan and forecast of the "
                               "h2quarters PV-hydrogen lab. Authenticate with POST /api/auth/token.",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=_lifespan)
     app.state.ctx = ApiContext(store=store, hub=hub, rmap=rmap, settings=settings,
                                tokens=TokenService(store, settings.token_ttl_s), controller=controller,
                                scenario=scenario)
@@ -81,6 +99,13 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     app.include_router(routes_control.router)
     app.include_router(routes_kpi.router)
     routes_lab.attach(app)  # learning-lab classroom (lessons on in-process plants, never the pilot)
+    app.include_router(routes_plan.router)
+    from h2quarters.jobs.runner import JobLimits, JobManager
+
+    # planners' jobs: marks jobs a previous server left running as interrupted; Dask starts with the first job
+    app.state.jobs = JobManager(store, settings.jobs_scheduler, settings.jobs_workers,
+                                JobLimits(settings.jobs_max_active, settings.jobs_max_per_day,
+                                          settings.jobs_max_variants), nice=settings.jobs_nice)
 
     def openapi() -> dict[str, Any]:
         # errors every operation with a body can answer (malformed JSON, too large, invalid fields) are documented

@@ -2,17 +2,20 @@
 
 Roles and what they may do (``PERMISSIONS``); only engineers and admins command the plant:
 
-========== ====== ====== ========= ======= ====== ========= =============
-role       read   audit  command   replan  users  kpi_enter kpi_catalogue
-========== ====== ====== ========= ======= ====== ========= =============
-admin      yes    yes    yes       yes     yes    yes       yes
-engineer   yes    yes    yes       yes     no     no        no
-planner    yes    yes    no        yes     no     no        no
-teacher    yes    yes    no        no      no     yes       no
-student    yes    no     no        no      no     no        no
-viewer     yes    no     no        no      no     no        no
-city       yes    no     no        no      no     yes       no
-========== ====== ====== ========= ======= ====== ========= =============
+========== ====== ====== ========= ======= ====== ========= ============= ====
+role       read   audit  command   replan  users  kpi_enter kpi_catalogue plan
+========== ====== ====== ========= ======= ====== ========= ============= ====
+admin      yes    yes    yes       yes     yes    yes       yes           yes
+engineer   yes    yes    yes       yes     no     no        no            no
+planner    yes    yes    no        yes     no     no        no            yes
+teacher    yes    yes    no        no      no     yes       no            no
+student    yes    no     no        no      no     no        no            no
+viewer     yes    no     no        no      no     no        no            no
+city       yes    no     no        no      no     yes       no            no
+========== ====== ====== ========= ======= ====== ========= ============= ====
+
+``plan`` is the planners' workspace (``/plan``): copy and edit scenarios, run jobs on Dask, share results; every
+logged-in role reads shared results.
 
 ``lab_teach`` (admin, teacher) runs learning-lab lessons on in-process exercise plants (:mod:`h2quarters.lab`);
 learners join a lesson with its code and a pseudonym and get a lesson-scoped token, no account.
@@ -48,6 +51,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "kpi_enter": frozenset({"admin", "teacher", "city"}),
     "kpi_catalogue": frozenset({"admin"}),
     "lab_teach": frozenset({"admin", "teacher"}),
+    "plan": frozenset({"admin", "planner"}),
 }
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LEN = 10

@@ -84,6 +84,16 @@ class ControlSettings(BaseModel):
         default_factory=list, description="Reverse proxies (IPs/CIDRs) whose X-Forwarded-For/-Proto headers are "
                                           "trusted; empty = use the TCP peer address.")
 
+    # planners' jobs (h2quarters.jobs): a local Dask cluster started on first use, or an existing scheduler
+    jobs_scheduler: str | None = Field(None, description="Address of an existing Dask scheduler for planners' jobs "
+                                                         "(tcp://host:port); default a local cluster.")
+    jobs_workers: Annotated[int, Field(ge=1, le=64)] = Field(1, description="Worker processes of the local cluster.")
+    jobs_max_active: Annotated[int, Field(ge=1, le=100)] = Field(2, description="Queued/running jobs per user.")
+    jobs_max_per_day: Annotated[int, Field(ge=1, le=10_000)] = Field(30, description="Jobs a user starts per day.")
+    jobs_max_variants: Annotated[int, Field(ge=1, le=10_000)] = Field(16, description="Variants per job.")
+    jobs_nice: Annotated[int, Field(ge=0, le=19)] = Field(10, description="CPU niceness of the job workers (the "
+                                                                         "controller and HMI keep priority).")
+
     @model_validator(mode="after")
     def _checks(self) -> ControlSettings:
         if self.watchdog_timeout_ms < 2000 * self.cycle_s:

@@ -138,3 +138,4 @@ meta = sa.Table(
 )
 from h2quarters.store import schema_monitoring as _schema_monitoring  # noqa: E402,F401  (KPI monitoring tables)
 from h2quarters.store import schema_lab as _schema_lab  # noqa: E402,F401  (learning-lab classroom tables)
+from h2quarters.store import schema_planning as _schema_planning  # noqa: E402,F401  (planners' workspace)

@@ -48,6 +48,8 @@ def mount_web(app: FastAPI) -> None:
             return RedirectResponse("/login", status_code=303)
         if p.role in COCKPIT_ROLES:  # the city's staff and viewers land on the KPI cockpit
             return RedirectResponse("/cockpit", status_code=303)
+        if p.role == "planner":  # planners land on their workspace (scenarios, jobs, results)
+            return RedirectResponse("/plan", status_code=303)
         return templates.TemplateResponse(request, "hmi.html", _ctx(request))
 
     @app.get("/hmi", include_in_schema=False)

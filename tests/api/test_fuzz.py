@@ -40,12 +40,14 @@ SLOW = {("POST", "/api/users"), ("POST", "/api/auth/password"), ("POST", "/api/a
 groups): fewer examples."""
 CROSS_FIELD_OPS = {"/api/history", "/api/forecast/errors", "/api/audit", "/api/setpoints", "/api/kpi/catalogue",
                    "/api/kpi/values", "/api/kpi/energy", "/api/kpi/export", "/api/kpi/report.pdf",
-                   "/api/lab/lessons", "/api/lab/lessons/{lesson_id}/faults"}
+                   "/api/lab/lessons", "/api/lab/lessons/{lesson_id}/faults",
+                   "/api/plan/scenarios/{sid}", "/api/plan/scenarios/{sid}/files/{file}", "/api/plan/jobs"}
 """Operations whose fields are checked together (a time range's two ends; a setpoint's value against the range of
-the named signal; an entered KPI value against its KPI's unit and range; a period's date against its kind: 2026-11 for a month, 2026-Q3 for a quarter) or whose body is a document validated by its
-own schema (the KPI catalogue's YAML; a lesson's group names, which must differ; a fault's choice, kind, target and
-value against the lesson's exercises and the PLC's fault catalogue): a schema-valid request may get the documented
-422."""
+the named signal; an entered KPI value against its KPI's unit and range; a period's date against its kind: 2026-11
+for a month, 2026-Q3 for a quarter) or whose body is a document validated by its own schema (the KPI catalogue's
+YAML; a lesson's group names, which must differ; a fault's choice, kind, target and value against the lesson's
+exercises and the PLC's fault catalogue; a planner's scenario file or form edits, validated by the shared loader; a
+job's period against the scenario's year): a schema-valid request may get the documented 422."""
 COUNT = {"requests": 0, "server_errors": 0}
 TIMES: dict[str, float] = {}
 

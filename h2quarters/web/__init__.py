@@ -20,7 +20,8 @@ from h2quarters.control.controller import MANUAL_SETPOINTS
 
 WEB_DIR = Path(str(resources.files("h2quarters.web")))
 LANGUAGES = ("de", "en")
-COCKPIT_ROLES = ("viewer", "city")
+LANDING = {"viewer": "/cockpit", "city": "/cockpit", "planner": "/plan", "teacher": "/lab", "student": "/lab/join"}
+"""Each audience's own landing page; engineers and admins land on the plant HMI."""
 
 
 def mount_web(app: FastAPI) -> None:
@@ -46,10 +47,8 @@ def mount_web(app: FastAPI) -> None:
         p = c.tokens.verify(tok) if tok else None
         if p is None:
             return RedirectResponse("/login", status_code=303)
-        if p.role in COCKPIT_ROLES:  # the city's staff and viewers land on the KPI cockpit
-            return RedirectResponse("/cockpit", status_code=303)
-        if p.role == "planner":  # planners land on their workspace (scenarios, jobs, results)
-            return RedirectResponse("/plan", status_code=303)
+        if p.role in LANDING:  # cockpit for the city and viewers, workspace for planners, lessons for teachers
+            return RedirectResponse(LANDING[p.role], status_code=303)
         return templates.TemplateResponse(request, "hmi.html", _ctx(request))
 
     @app.get("/hmi", include_in_schema=False)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from h2quarters.api.auth import PERMISSIONS, ROLES
+from h2quarters.api.deps import COOKIE
 
 from .conftest import auth
 
@@ -62,6 +63,15 @@ async def test_role_endpoint_matrix(client: httpx.AsyncClient, tokens: dict[str,
                 assert d["params"] == {"role": role, "permission": perm}
     # only engineers and admins command the plant; the others were refused before anything was audited
     assert {role for role in ROLES if results[(role, "/api/setpoints")] == 200} == {"admin", "engineer"}
+    # each audience lands on its own page; engineers and admins on the plant HMI
+    landing = {}
+    for role in ROLES:
+        client.cookies.set(COOKIE, tokens[role])
+        r = await client.get("/", follow_redirects=False)
+        landing[role] = r.headers["location"] if r.status_code == 303 else f"HMI {r.status_code}"
+    client.cookies.clear()
+    assert landing == {"admin": "HMI 200", "engineer": "HMI 200", "teacher": "/lab", "student": "/lab/join",
+                       "planner": "/plan", "viewer": "/cockpit", "city": "/cockpit"}
 
 
 @pytest.mark.parametrize("bad", ["garbage", "Bearer x.y.z"])

@@ -255,8 +255,10 @@ def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
     model (cold, with set-up) is left out of the times."""
     warm = [i.extra.get("warm_start", "none") for i in infos]
     tt = np.array([t.total_s for t in timings[1:]]) if len(timings) > 1 else np.array([np.nan])
-    # a plan kept without a proven bound (a limit fired before the root LP) has no finite gap: worst = inf
-    gaps = [i.mip_gap if np.isfinite(i.mip_gap) else np.inf for i in infos if i.ok]
+    # a plan a limit stopped before HiGHS proved any bound has no finite gap: worst = inf, not left out (an
+    # optimal plan can have an infinite *relative* gap at objective 0 — the absolute gap proved it; left out)
+    gaps = [i.mip_gap if np.isfinite(i.mip_gap) else np.inf for i in infos
+            if i.ok and (np.isfinite(i.mip_gap) or i.status != "optimal")]
     return {
         "n_replans": len(infos),
         "n_capped": sum(i.capped for i in infos),

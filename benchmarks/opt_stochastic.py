@@ -118,7 +118,11 @@ def main() -> None:
         out[name] = {"net_cost_eur": cl.net_cost_eur(s, st.m_tank_kg, st.e_battery_kwh),
                      "energy_cost_eur": float(cl.realised.cost_eur.sum()),
                      "h2_produced_kg": float(cl.realised.ely_h2_kg.sum()),
-                     "wall_s": time.perf_counter() - t0, **cl.replan_stats()}
+                     "wall_s": time.perf_counter() - t0,
+                     "median_cpu_s": float(np.median([t.cpu_s for t in cl.timings[1:]])),
+                     "p99_cpu_s": float(np.percentile([t.cpu_s for t in cl.timings[1:]], 99)),
+                     **cl.replan_stats()}
+        print(name, json.dumps(out[name]), flush=True)  # at once: the three loops take long on a busy machine
     out["load_end"] = os.getloadavg()[0]
     f_all = np.array([cache[i][1, 0:24] for i in range(0, n_run, 24)]).ravel()
     a_all = run_in.pv_kw.to_numpy()[: len(f_all)]

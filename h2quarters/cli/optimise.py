@@ -237,14 +237,16 @@ def optimise(
 def _mpc_limit_lines(cl, opt, what: str) -> list[str]:
     """Lines for MPC plans stopped by a limit (empty if every plan reached its gap)."""
     st = cl.replan_stats()
+    gap = f"worst gap {100 * st['worst_gap']:.3g} %" if math.isfinite(st["worst_gap"]) else \
+        "worst gap unknown: a limit fired before HiGHS proved any bound"
     out = []
     if st["n_capped"]:
         out.append(f"TIME LIMIT: {st['n_capped']} of {st['n_replans']} {what} plans stopped at the wall-clock "
                    f"safety (mpc_time_limit_s = {opt.mpc_time_limit_s:g} s, first plan time_limit_s = "
-                   f"{opt.time_limit_s:g} s); best plans kept (worst gap {100 * st['worst_gap']:.3g} %)")
+                   f"{opt.time_limit_s:g} s); best plans kept ({gap})")
     if st["n_work_limited"]:
         out.append(f"WORK LIMIT: {st['n_work_limited']} of {st['n_replans']} {what} re-plans stopped at "
-                   f"mpc_max_nodes = {opt.mpc_max_nodes}; best plans kept (worst gap {100 * st['worst_gap']:.3g} %)")
+                   f"mpc_max_nodes = {opt.mpc_max_nodes}; best plans kept ({gap})")
     return out
 
 

@@ -126,6 +126,7 @@ class DirectHighs:
         self.h = highspy.Highs()
         _highs_options(self.h, settings)
         self.h.passModel(lp)
+        self._effort = float(self.h.getOptionValue("mip_heuristic_effort")[1])  # HiGHS' default, restored
         self._set_coefficients(coef_now)
         write_values(m, coef_now)
         self._x: np.ndarray | None = None
@@ -189,7 +190,7 @@ class DirectHighs:
         return (np.where(self.sense == 1, -_INF, self.rhs0), np.where(self.sense == -1, _INF, self.rhs0))
 
     def solve(self, warm_shift: int | None = None, time_limit_s: float | None = None,
-              heuristics_when_warm: bool = True) -> SolveInfo:
+              heuristics_when_warm: bool = True, sub_mip_when_warm: bool = True) -> SolveInfo:
         """Run HiGHS, optionally from the previous solution shifted by ``warm_shift`` steps.
 
         The shifted solution is completed into a feasible start (:class:`h2quarters.opt.warm.WarmStart`) and
@@ -206,6 +207,9 @@ class DirectHighs:
             Wall-clock cap of this run (a last-resort safety; the instance's own limit applies otherwise).
         heuristics_when_warm : bool
             Run the feasibility-jump heuristic even when a start is offered (it always runs without one).
+        sub_mip_when_warm : bool
+            Run HiGHS' sub-MIP and LP heuristics (RINS, RENS, root reduced cost, ``mip_heuristic_effort``)
+            even when a start is offered (they always run without one).
         """
         if time_limit_s is not None:
             self.h.setOptionValue("time_limit", float(time_limit_s))
@@ -225,6 +229,10 @@ class DirectHighs:
                 extra.update(warm_start="accepted", warm_start_tail=how, start_objective=start_obj)
         self.h.setOptionValue("mip_heuristic_run_feasibility_jump",
                               bool(heuristics_when_warm) or start_obj is None)
+        sub = bool(sub_mip_when_warm) or start_obj is None
+        for name in ("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost"):
+            self.h.setOptionValue(name, sub)
+        self.h.setOptionValue("mip_heuristic_effort", self._effort if sub else 0.0)
         run0 = float(self.h.getRunTime())
         t0 = time.perf_counter()
         self.h.run()

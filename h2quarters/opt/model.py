@@ -35,6 +35,11 @@ draw in state ``x``, the power the site must buy (grid, fuel cell, battery, unme
 lets a fractional ``on`` share PV between "producing" and "standby" within one step; with the cuts the LP
 bound of the school's 48 h plans lies within ≈0.1 % of the MILP optimum instead of ≈5 %. The ``max`` makes
 the coefficients of ``on``/``sb`` data-dependent: they are mutable Params (``COEF_PARAM_NAMES``).
+The same idea for the fuel cell: what it does not cover must be bought, ``p_imp + u_load + p_dis ≥ n⁺ −
+min(n⁺, P_fc)·fc_on`` (the balance alone lets a fractional ``fc_on`` serve a small night load at the
+efficiency of a larger one). With the reserve rule, a reserve floor ``m[t+1] ≥ min(m0, reserve − one step of
+full-load use) − demand through t`` holds whatever ``fc_on`` is (see ``c_res_floor``). On the school's June
+re-plans the two took the root LP gap from 0.15 to 0.11 EUR and the fuel cell's fractional steps from 101 to 5.
 
 Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
 ``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by
@@ -171,6 +176,7 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     m.must_on = pyo.Param(m.T, **mut)
     m.must_off = pyo.Param(m.T, **mut)
     m.no_prod = pyo.Param(m.T, **mut)
+    m.fc_floor_kg = pyo.Param(**mut)  # tank floor of the reserve-floor cut: min(m0, m_min + k_res)
 
     # --- electrolyser ---------------------------------------------------------------------------------
     widths = ely.curve.widths
@@ -326,6 +332,15 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
                                         if t > 0 else pyo.Constraint.Skip)
             m.c_res_mem = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t + 1] - m.res_h[s, t]
                                          >= tank.m_min_kg - m.h2_demand_cum_kg[t])
+        if k_res > 0 and hull_cuts:
+            # Reserve floor (a valid cut that does not scale with 'fc_on'): from the horizon start the fuel cell
+            # can take the tank below min(m0, reserve − one step of full-load use) by no amount, fractional or
+            # not — before its first run the tank holds m0 (less demand), after its last run at least the
+            # reserve less that run. Only demand lowers it further (venting happens at a full tank). The
+            # memory cut above scales with fractional 'fc_on' (LP fc_on ≈ 0.27 spent 0.35 kg of the 0.51 kg
+            # reserve band on the winter plans); this row does not. fc_floor_kg is written by state_values.
+            m.c_res_floor = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t + 1]
+                                           >= m.fc_floor_kg - m.h2_demand_cum_kg[t])
 
     # --- battery ----------------------------------------------------------------------------------------
     if bat is not None:
@@ -393,9 +408,16 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     def _spill(m, s, t):
         lhs = m.p_exp[s, t] + m.p_cur[s, t] + (p_ch[s, t] if bat is not None else 0.0)
         return lhs >= m.spill_off_kw[s, t] + m.spill_on_kw[s, t] * m.on[s, t] + m.spill_sb_kw[s, t] * m.sb[s, t]
+    def _buy_fc(m, s, t):
+        # what the fuel cell does not cover must be bought: p_fc ≤ P_fc·fc_on alone lets a fractional fc_on
+        # serve a small load at the efficiency of a larger one (and below the fuel cell's minimum load)
+        lhs = m.p_imp[s, t] + u_load(s, t) + (p_dis[s, t] if bat is not None else 0.0)
+        return lhs + m.fc_need_kw[s, t] * m.fc_on[s, t] >= m.need_off_kw[s, t]
     if hull_cuts:
         m.c_hull_buy = pyo.Constraint(ST, rule=_buy)
         m.c_hull_spill = pyo.Constraint(ST, rule=_spill)
+        if fc is not None:
+            m.c_hull_buy_fc = pyo.Constraint(ST, rule=_buy_fc)
 
     # --- shared first-stage decisions (two-stage stochastic) ------------------------------------------
     if n_scenarios > 1:
@@ -471,13 +493,13 @@ def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
 RESERVE_CUT_MAX_STEPS = 2000
 """``reserve_memory_cut='auto'`` adds the cut to horizons of at most this many steps (MPC, day-ahead)."""
 
-COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw")
-"""Mutable Params that are constraint-matrix coefficients (of ``on``/``sb`` in the hull cuts)."""
+COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw", "fc_need_kw")
+"""Mutable Params that are constraint-matrix coefficients (of ``on``/``sb``/``fc_on`` in the hull cuts)."""
 HULL_PARAM_NAMES = ("need_off_kw", "spill_off_kw") + COEF_PARAM_NAMES
 
 PARAM_NAMES = ("pv_kw", "load_kw", "heat_kw", "price_import", "price_export", "co2_g_per_kwh", "h2_demand_kg",
                "m0_kg", "e0_kwh", "on_prev", "w_prev", "p_prev_kw", "must_on", "must_off", "no_prod",
-               "need_off_kw", "spill_off_kw", "h2_demand_cum_kg", "h2_demand_cum_prev_kg")
+               "need_off_kw", "spill_off_kw", "h2_demand_cum_kg", "h2_demand_cum_prev_kg", "fc_floor_kg")
 """Mutable Params that change between re-plans and enter only right-hand sides, costs and the objective
 constant (``prob`` is fixed per model; coefficient Params are listed in ``COEF_PARAM_NAMES``)."""
 
@@ -576,6 +598,9 @@ def hull_values(plant: PlantParams, pv_kw: np.ndarray, load_kw: np.ndarray) -> d
         "spill_off_kw": spill_off.ravel(),
         "spill_on_kw": (np.maximum(-net - p_on_max, 0.0) - spill_off).ravel(),
         "spill_sb_kw": (np.maximum(-net - ely.p_standby_kw, 0.0) - spill_off).ravel(),
+        # coefficient of fc_on in c_hull_buy_fc: what the fuel cell can cover (at most its rated power)
+        "fc_need_kw": (np.minimum(need_off, plant.fuel_cell.p_rated_kw) if plant.fuel_cell is not None
+                       else np.zeros_like(need_off)).ravel(),
     }
 
 
@@ -620,8 +645,10 @@ def state_values(m: pyo.ConcreteModel, state: InitialState) -> dict[str, np.ndar
         must_off[: n_down - state.ely_steps_in_state] = 1.0
     if state.ely_startup_steps_left > 0:
         no_prod[: state.ely_startup_steps_left] = 1.0
+    m0 = float(np.clip(state.m_tank_kg, tank.m_min_kg, tank.m_max_kg))
     return {
-        "m0_kg": np.array([float(np.clip(state.m_tank_kg, tank.m_min_kg, tank.m_max_kg))]),
+        "m0_kg": np.array([m0]),
+        "fc_floor_kg": np.array([min(m0, tank.m_min_kg + max(getattr(m, "k_res", 0.0), 0.0))]),
         "e0_kwh": np.array([e0]),
         "on_prev": np.array([on]),
         "w_prev": np.array([w]),

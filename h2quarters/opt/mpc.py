@@ -169,7 +169,8 @@ class RollingMPC:
         # the first plan of a model runs to its gap (time_limit_s is its safety)
         self._direct.h.setOptionValue("mip_max_nodes", int(self.settings.mpc_max_nodes) if warm else 2**31 - 1)
         info = self._direct.solve(warm_shift, self.settings.mpc_time_limit_s if warm else self.settings.time_limit_s,
-                                  heuristics_when_warm=bool(self.settings.mpc_feasibility_jump))
+                                  heuristics_when_warm=bool(self.settings.mpc_feasibility_jump),
+                                  sub_mip_when_warm=bool(self.settings.mpc_sub_mip_heuristics))
         t2 = time.perf_counter()
         if not info.ok:
             raise RuntimeError(f"MPC re-plan at {forecast.index[0]} failed: HiGHS status {info.status}")
@@ -254,7 +255,10 @@ def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
     model (cold, with set-up) is left out of the times."""
     warm = [i.extra.get("warm_start", "none") for i in infos]
     tt = np.array([t.total_s for t in timings[1:]]) if len(timings) > 1 else np.array([np.nan])
-    gaps = [i.mip_gap for i in infos if np.isfinite(i.mip_gap)]
+    # a plan a limit stopped before HiGHS proved any bound has no finite gap: worst = inf, not left out (an
+    # optimal plan can have an infinite *relative* gap at objective 0 — the absolute gap proved it; left out)
+    gaps = [i.mip_gap if np.isfinite(i.mip_gap) else np.inf for i in infos
+            if i.ok and (np.isfinite(i.mip_gap) or i.status != "optimal")]
     return {
         "n_replans": len(infos),
         "n_capped": sum(i.capped for i in infos),

@@ -74,3 +74,22 @@ def test_optimise_bad_values_give_one_clear_line(tmp_path):
                             "--settings", str(tmp_path / "tl.yaml"), "--out", str(tmp_path / "c")])
     assert r.exit_code == 5 and "NO PLAN" in r.output and "time_limit_s = 0.01 s" in r.output, r.output
     assert not (tmp_path / "c").exists()
+
+
+def test_optimise_time_limited_mpc_exits_3_and_keeps_the_plans(tmp_path):
+    # A 1 ms wall-clock safety per re-plan and no gap to stop at: every warm-started re-plan is cut short by the
+    # clock and keeps its (accepted) start — a time-limited plan, end to end through the command.
+    (tmp_path / "tl.yaml").write_text("mpc_time_limit_s: 0.001\nmpc_mip_rel_gap: 0.0\nmpc_mip_abs_gap: 0.0\n"
+                                      "mpc_horizon_h: 12\n")
+    out = tmp_path / "opt"
+    r = CliRunner().invoke(app, ["optimise", str(SCENARIO_DIR), "--start", "2025-01-13", "--days", "1",
+                                 "--step", "1h", "--mode", "mpc", "--settings", str(tmp_path / "tl.yaml"),
+                                 "--out", str(out)])
+    assert r.exit_code == 3, r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("TIME LIMIT"))
+    summary = json.loads((out / "summary.json").read_text())
+    rp = summary["replans"]
+    assert rp["n_replans"] == 24 and rp["n_capped"] >= 1
+    assert f"{rp['n_capped']} of 24 MPC plans stopped" in line and "mpc_time_limit_s = 0.001 s" in line
+    assert "best plans kept" in line and summary["limits"] == [line]
+    assert len(pd.read_csv(out / "schedule.csv", index_col=0)) == 24  # the realised day is written in full

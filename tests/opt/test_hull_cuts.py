@@ -72,6 +72,10 @@ def test_hull_values_by_hand():
     # 18.5 kW surplus: even at full load the rest must go out
     assert v["spill_off_kw"][3] + v["spill_on_kw"][3] == pytest.approx(18.5 - p_on_max)
     assert v["spill_off_kw"][3] + v["spill_sb_kw"][3] == pytest.approx(18.5 - ely.p_standby_kw)
+    # fuel cell: it can cover the night's 1.5 kW (up to its rated power), nothing where PV covers the load
+    assert v["fc_need_kw"][0] == pytest.approx(min(1.5, plant.fuel_cell.p_rated_kw))
+    assert v["fc_need_kw"][1] == pytest.approx(min(0.5, plant.fuel_cell.p_rated_kw))
+    assert v["fc_need_kw"][2] == 0.0 and v["fc_need_kw"][3] == 0.0
 
 
 @pytest.mark.parametrize("h2_kg", [0.0, 0.004])

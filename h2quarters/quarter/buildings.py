@@ -169,9 +169,9 @@ def simbench_pv_profiles(code: str, index: pd.DatetimeIndex, buses: list[str]) -
     ----------
     Meinecke et al. (2020), SimBench, Energies 13(12) 3290 (profiles ``RESProfile.csv``).
     """
-    from h2quarters.quarter.grid import source_net
+    from h2quarters.quarter.grid import _simbench_cached
 
-    net = source_net(code)
+    net = _simbench_cached(code)  # read only: no copy of the 35,136-row profiles per call
     ren = net.profiles["renewables"]
     pv_names = sorted(c for c in ren.columns if str(c).startswith("PV"))
     if not pv_names:

@@ -134,6 +134,14 @@ def simbench_load_profiles(code: str, index: pd.DatetimeIndex) -> np.ndarray:
                 names[i] = house[k % len(house)]
                 k += 1
     base = np.column_stack([prof[f"{n}_pload"].to_numpy(float) for n in names])  # (35136, n_loads), relative
+    out, step_h = _on_index(base, index)
+    e = out.sum(axis=0) * step_h
+    return out / np.where(e > 0, e, 1.0)
+
+
+def _on_index(base: np.ndarray, index: pd.DatetimeIndex) -> tuple[np.ndarray, float]:
+    """SimBench quarter-hour rows laid on ``index``: shifted by whole days so that weekdays match the target
+    calendar, averaged to the step of ``index``; returns the rows and the step (h)."""
     n_q = base.shape[0]
     local = index.tz_localize(None) if index.tz is not None else index
     year = int(local[0].year)
@@ -146,8 +154,39 @@ def simbench_load_profiles(code: str, index: pd.DatetimeIndex) -> np.ndarray:
     for k in range(n_sub):  # mean of the quarter-hours inside each step
         out += base[(q0 + k) % n_q]
     out /= n_sub
-    e = out.sum(axis=0) * (step / pd.Timedelta("1h"))  # hours as a float (ndarray × Timedelta rounds to ns)
-    return out / np.where(e > 0, e, 1.0)
+    return out, step / pd.Timedelta("1h")  # hours as a float (ndarray × Timedelta rounds to ns)
+
+
+def simbench_pv_profiles(code: str, index: pd.DatetimeIndex, buses: list[str]) -> np.ndarray:
+    """SimBench's own 15-min PV feed-in (kW per kWp installed) for roofs at ``buses`` of grid ``code``.
+
+    A roof takes the profile of the SimBench PV unit at its bus (``sgen.profile``, e.g. ``PV5``); a bus without
+    one takes SimBench's PV profiles in turn. Laid on ``index`` like :func:`simbench_load_profiles` (whole-day
+    shift, mean within a step) but not normalised: the values are SimBench's per-unit feed-in of installed
+    power, so a block's feed-in is the profile × its kWp (SimBench's ``PV_p`` convention).
+
+    References
+    ----------
+    Meinecke et al. (2020), SimBench, Energies 13(12) 3290 (profiles ``RESProfile.csv``).
+    """
+    from h2quarters.quarter.grid import _simbench_cached
+
+    net = _simbench_cached(code)  # read only: no copy of the 35,136-row profiles per call
+    ren = net.profiles["renewables"]
+    pv_names = sorted(c for c in ren.columns if str(c).startswith("PV"))
+    if not pv_names:
+        raise ValueError(f"grid.code '{code}': SimBench ships no PV profile for this grid")
+    sg = net.sgen[net.sgen.profile.astype(str).isin(pv_names)]
+    at_bus = {str(net.bus.at[b, "name"]): str(pr) for b, pr in zip(sg.bus, sg.profile)}
+    names, k = [], 0
+    for b in buses:
+        if b in at_bus:
+            names.append(at_bus[b])
+        else:
+            names.append(pv_names[k % len(pv_names)])
+            k += 1
+    base = np.column_stack([ren[n].to_numpy(float) for n in names])
+    return _on_index(base, index)[0]
 
 
 def building_profiles(q: Quarter, specs: list[BuildingSpec], index: pd.DatetimeIndex,

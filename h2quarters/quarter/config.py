@@ -191,6 +191,9 @@ class Dispatch(Strict):
     window_h: Annotated[int, Field(ge=2, le=168)] = 48  # the optimiser's MPC horizon limit
     commit_h: Annotated[int, Field(ge=1, le=96)] = 24  # re-plan interval (≤ 96 steps in the optimiser)
     mip_rel_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-3
+    mip_abs_gap_eur: Annotated[float, Field(ge=0.0, le=100.0)] = 0.05  # or within this many EUR per window
+    max_nodes: Annotated[int, Field(ge=1, le=1_000_000)] = 500  # branch-and-bound work limit of a warm re-plan
+    warm_start: bool = True  # re-plan on the live HiGHS model from the previous plan (False: cold, as before)
 
     @model_validator(mode="after")
     def _window(self) -> Dispatch:

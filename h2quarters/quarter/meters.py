@@ -107,47 +107,87 @@ class _Index:
         return sum(self.size.values())
 
 
+@dataclass
+class _Window:
+    """One window's MILP as arrays (what goes to HiGHS) plus what is needed to read and shift its solution."""
+
+    ix: _Index
+    n: int
+    cost: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    rlo: np.ndarray
+    rhi: np.ndarray
+    a: sparse.csc_matrix
+    integ: np.ndarray
+    meters: tuple[str, ...]
+    load_s: np.ndarray
+    load_z: np.ndarray
+    heat: np.ndarray
+    inv_cop: np.ndarray
+    price: np.ndarray
+    feed: np.ndarray
+    m_start: float
+    b0_kg: float
+    ely_on0: bool
+    n_lead: int  # deliveries fixed by bounds at the start of the window
+
+
 class MeterPlanner:
-    """One window of the two-meter MILP (built per solve; a 48-step window has ≈1,000 columns).
+    """The two-meter MILP over one window, re-planned on a live HiGHS instance.
+
+    Every window has the same structure (only the last one of a period may be shorter), so the model is handed
+    to HiGHS once per window length; later windows only change costs, column and row bounds and the
+    heat-pump coefficients (``changeColsCost``/``changeColsBounds``/``changeRowsBounds``/``changeCoeff``).
+    With ``warm_start`` the previous plan, shifted by the steps executed since and completed into a feasible
+    point from the measured state (:meth:`_warm_start`), is offered to HiGHS as its first incumbent; presolve
+    and the feasibility-jump heuristic are off then (the root LP of a ≈1,000-column window solves in
+    milliseconds, and the incumbent usually proves the gap at the root). ``warm_start=False`` is the path before
+    (model passed anew, cold solve), kept for the benchmark.
 
     Parameters
     ----------
     plant : PlantParams
         Plant numbers from the hydrogen site.
     settings : OptSettings
-        Start-up cost, terminal hydrogen value, vent penalty, gap.
+        Start-up cost, terminal hydrogen value, vent penalty, ``mpc_mip_rel_gap``, ``mpc_mip_abs_gap``,
+        ``mpc_max_nodes`` (warm re-plans), time limits.
     dt_h : float
         Step length (h).
     metering : {"per_building", "shared"}
         One meter per building, or one shared connection.
     heat : {"heat_pump", "gas_boiler"}
         What covers the Stadtteilzentrum's heat the fuel cell does not.
+    warm_start : bool
+        Re-plan on the live instance from the previous plan (default) or solve every window cold.
     """
 
     def __init__(self, plant: PlantParams, settings: OptSettings, dt_h: float, metering: str = "per_building",
-                 heat: str = "heat_pump") -> None:
+                 heat: str = "heat_pump", warm_start: bool = True) -> None:
         if plant.fuel_cell is None:
             raise ValueError("the quarter's hydrogen site needs a fuel_cell (at the Stadtteilzentrum)")
         if metering not in ("per_building", "shared"):
             raise ValueError(f"metering '{metering}' not allowed; choose per_building or shared")
         self.plant, self.settings, self.dt_h = plant, settings, dt_h
         self.metering, self.heat = metering, heat
+        self.warm_start = warm_start
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("mip_rel_gap", settings.mpc_mip_rel_gap)
         self.h.setOptionValue("threads", 1)
         self.h.setOptionValue("time_limit", float(settings.mpc_time_limit_s))  # best plan found so far after that
+        if warm_start:
+            self.h.setOptionValue("mip_abs_gap", float(settings.mpc_mip_abs_gap))
+            self.h.setOptionValue("presolve", "off")
         self.last: dict[str, np.ndarray] = {}
+        self._live: _Window | None = None  # the window whose structure HiGHS holds
+        self._prev: tuple[int, _Window, np.ndarray] | None = None  # (first step, window, solution) of the last plan
+        self.attempts = 0
+        self.warm_used: list[str] = []  # per solve: 'cold', 'accepted', 'rejected'
 
-    def solve(self, inp: MeterInputs, i0: int, n: int, m0_kg: float, ely_on0: bool,
-              trailer: TrailerPlan | None = None, b0_kg: float = 0.0,
-              fixed_deliveries: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Plan steps ``i0 … i0+n−1`` from the pool ``m0_kg`` (school tank + buffer, as the simulator measures
-        it) of which ``b0_kg`` is in the Stadtteilzentrum's bundle buffer; returns per-step arrays.
-
-        With ``trailer`` the hydrogen reaches the fuel cell only through whole bundles delivered in working
-        hours; deliveries inside the lead time are ``fixed_deliveries`` (already ordered) or none.
-        """
+    # ------------------------------------------------------------------------------------------------
+    def _build(self, inp: MeterInputs, i0: int, n: int, m0_kg: float, ely_on0: bool,
+               trailer: TrailerPlan | None, b0_kg: float, fixed_deliveries: np.ndarray | None) -> _Window:
         p, s, dt = self.plant, self.settings, self.dt_h
         ely, fc, tank = p.electrolyser, p.fuel_cell, p.tank
         assert fc is not None
@@ -179,6 +219,7 @@ class MeterPlanner:
             hi[ix("eseg", t, k)] = ew[k]
         for k in range(len(fs)):
             hi[ix("fseg", t, k)] = fw[k]
+        nl = 0
         if trailer is None:
             lo[ix("m", t)] = min(tank.m_min_kg + fc.m_reserve_kg, m0_kg)  # the fuel cell keeps its reserve
             hi[ix("m", t)] = tank.m_max_kg
@@ -227,12 +268,7 @@ class MeterPlanner:
             rhi.append(np.broadcast_to(up, (n,)).astype(float))
             r0 += n
 
-        # electrolyser electrical power and hydrogen per step (expressions as column lists)
-        ely_el = [(ix("on", t), ely.p_min_kw + ely.p_bop_kw)] + [(ix("eseg", t, k), 1.0) for k in range(len(es))]
-        h2_ely = [(ix("on", t), float(ely.curve.y[0]))] + [(ix("eseg", t, k), es[k]) for k in range(len(es))]
-        fc_p = [(ix("fon", t), fc.p_min_kw)] + [(ix("fseg", t, k), 1.0) for k in range(len(fs))]
-        h2_fc = [(ix("fon", t), float(fc.curve.y[0]))] + [(ix("fseg", t, k), fs[k]) for k in range(len(fs))]
-        comp = [(c, v * tank.w_comp_kwh_per_kg) for c, v in h2_ely]
+        ely_el, h2_ely, fc_p, h2_fc, comp = self._expressions(ix, t)
         # segments only when on
         for k in range(len(es)):
             block([(ix("eseg", t, k), 1.0), (ix("on", t), -ew[k])], np.full(n, -_INF), np.zeros(n))
@@ -262,8 +298,10 @@ class MeterPlanner:
             block([(ix("b", t), 1.0), (ix("d", t), -trailer.payload_kg)] + [(c, dt * v) for c, v in h2_fc],
                   rhs, rhs)
             rows.append((r0 - n + t[1:], ix("b", t[1:] - 1), -np.ones(n - 1)))
-            # a bundle is swapped as a whole: it arrives only when a place is empty (b_{t−1} ≤ cap − payload)
-            big = trailer.cap_kg
+            # a bundle is swapped as a whole: it arrives only when a place is empty (b_{t−1} ≤ cap − payload).
+            # b_{t−1} + payload·d_t ≤ cap says exactly that for d ∈ {0, 1} (b ≤ cap holds anyway); it is the
+            # tightest big-M (M = payload; the model before used cap, kept for warm_start=False)
+            big = trailer.payload_kg if self.warm_start else trailer.cap_kg
             rr = r0 + t
             rows.append((rr[1:], ix("b", t[1:] - 1), np.ones(n - 1)))
             rows.append((rr, ix("d", t), np.full(n, big)))
@@ -271,6 +309,27 @@ class MeterPlanner:
             lim[0] -= b0_kg
             rlo.append(np.full(n, -_INF))
             rhi.append(lim)
+            r0 += n
+        if trailer is not None and self.warm_start:  # warm_start=False: the model before (benchmark baseline)
+            # valid cut (a mixed-integer rounding of the tank balance; it tightens the LP relaxation and changes
+            # no integer plan): the bundles filled up to step t need payload·D_t ≤ R + P_t (R what the school tank
+            # holds above its floor at the start, P_t the production since); D_t integer gives
+            # D_t ≤ ⌊R/payload⌋ + P_t / (payload − r), r = R − payload·⌊R/payload⌋. Without it the relaxation
+            # fills a fraction of a bundle from a nearly empty winter tank and runs the fuel cell on it (root gap
+            # ≈11 % in January, which HiGHS closed only with ≈1,400 cuts per window).
+            pay = trailer.payload_kg
+            big_r = max(m_start - lo[ix("m", 0)], 0.0)
+            k0 = np.floor(big_r / pay + 1e-9)
+            rest = big_r - k0 * pay
+            if rest < 1e-6:  # R a whole number of bundles: the cut is the tank balance itself (kept, so that
+                rest = 0.0   # every window has the same structure)
+            tri_r, tri_c = np.tril_indices(n)
+            rows.append((r0 + tri_r, ix("d", tri_c), np.ones(len(tri_r))))
+            for c, v in h2_ely:
+                rows.append((r0 + tri_r, np.asarray(c)[tri_c],
+                             np.broadcast_to(-dt * np.asarray(v, float) / (pay - rest), (n,))[tri_c].copy()))
+            rlo.append(np.full(n, -_INF))
+            rhi.append(np.full(n, k0))
             r0 += n
         # meters
         load_s = inp.school_load_kw[sl] - inp.pv_kw[sl]
@@ -287,13 +346,167 @@ class MeterPlanner:
         c = np.concatenate([b for _, b, _ in rows])
         v = np.concatenate([x for _, _, x in rows])
         a = sparse.csc_matrix((v, (r, c)), shape=(r0, nv))
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = nv, r0
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
-        lp.row_lower_, lp.row_upper_ = np.concatenate(rlo), np.concatenate(rhi)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-        lp.integrality_ = [highspy.HighsVarType(int(x)) for x in integ]
+        a.sort_indices()
+        return _Window(ix=ix, n=n, cost=cost, lo=lo, hi=hi, rlo=np.concatenate(rlo), rhi=np.concatenate(rhi),
+                       a=a, integ=integ, meters=meters, load_s=load_s, load_z=load_z, heat=heat, inv_cop=inv_cop,
+                       price=price, feed=feed, m_start=m_start, b0_kg=b0_kg, ely_on0=bool(ely_on0), n_lead=nl)
+
+    def _expressions(self, ix: _Index, t: np.ndarray) -> tuple[list, list, list, list, list]:
+        """Electrolyser power, its hydrogen, fuel-cell power and hydrogen, compressor power as column lists."""
+        p = self.plant
+        ely, fc, tank = p.electrolyser, p.fuel_cell, p.tank
+        assert fc is not None
+        es, fs = ely.curve.slopes, fc.curve.slopes
+        ely_el = [(ix("on", t), ely.p_min_kw + ely.p_bop_kw)] + [(ix("eseg", t, k), 1.0) for k in range(len(es))]
+        h2_ely = [(ix("on", t), float(ely.curve.y[0]))] + [(ix("eseg", t, k), es[k]) for k in range(len(es))]
+        fc_p = [(ix("fon", t), fc.p_min_kw)] + [(ix("fseg", t, k), 1.0) for k in range(len(fs))]
+        h2_fc = [(ix("fon", t), float(fc.curve.y[0]))] + [(ix("fseg", t, k), fs[k]) for k in range(len(fs))]
+        comp = [(c, v * tank.w_comp_kwh_per_kg) for c, v in h2_ely]
+        return ely_el, h2_ely, fc_p, h2_fc, comp
+
+    # ------------------------------------------------------------------------------------------------
+    def _load(self, w: _Window) -> None:
+        """Hand ``w`` to HiGHS: the whole model when the structure is new, else only what changed."""
+        live = self._live
+        same = (live is not None and live.a.shape == w.a.shape and np.array_equal(live.a.indptr, w.a.indptr)
+                and np.array_equal(live.a.indices, w.a.indices) and np.array_equal(live.integ, w.integ))
+        changed = np.flatnonzero(live.a.data != w.a.data) if same and live is not None else None
+        if changed is None or changed.size > 200:  # a new structure, or many coefficients: pass it whole (≈1 ms)
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = w.a.shape[1], w.a.shape[0]
+            lp.col_cost_, lp.col_lower_, lp.col_upper_ = w.cost, w.lo, w.hi
+            lp.row_lower_, lp.row_upper_ = w.rlo, w.rhi
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = w.a.indptr, w.a.indices, w.a.data
+            lp.integrality_ = [highspy.HighsVarType(int(x)) for x in w.integ]
+            self.h.clearModel()
+            self.h.passModel(lp)
+        else:
+            assert live is not None
+            nc, nr = w.a.shape[1], w.a.shape[0]
+            cols, rows = np.arange(nc, dtype=np.int32), np.arange(nr, dtype=np.int32)
+            self.h.changeColsCost(nc, cols, w.cost)
+            self.h.changeColsBounds(nc, cols, w.lo, w.hi)
+            self.h.changeRowsBounds(nr, rows, w.rlo, w.rhi)
+            if changed.size:  # the heat pump's 1/COP per step
+                col_of = np.repeat(np.arange(nc), np.diff(w.a.indptr))
+                for k in changed.tolist():
+                    self.h.changeCoeff(int(w.a.indices[k]), int(col_of[k]), float(w.a.data[k]))
+        self._live = w
+
+    def _warm_start(self, w: _Window, i0: int, trailer: TrailerPlan | None) -> np.ndarray | None:
+        """The previous plan moved to the window starting at ``i0`` and completed into a feasible point.
+
+        The decisions (electrolyser and fuel cell on/off and set-points, bundles beyond the lead time) are kept
+        for the steps both windows share; the appended steps are off. Everything that follows from them is
+        recomputed from the measured state: start-ups, fuel-cell heat, tank and buffer, meter flows. Where the
+        buffer (or the tank, without trailer) would run below its bound the fuel cell is switched off at that
+        step, and a bundle that would not fit is not brought. Returns None if the result still violates a row or
+        bound (HiGHS then starts cold; it is never asked to repair a start).
+        """
+        if self._prev is None:
+            return None
+        j0, pw, px = self._prev
+        k = i0 - j0
+        if k <= 0 or k >= pw.n:
+            return None
+        p, dt = self.plant, self.dt_h
+        ely, fc, tank = p.electrolyser, p.fuel_cell, p.tank
+        assert fc is not None
+        n, ix, pix = w.n, w.ix, pw.ix
+        x = np.zeros(w.a.shape[1])
+        keep = min(pw.n - k, n)  # steps of the new window the old plan covers
+
+        def shifted(name: str) -> np.ndarray:
+            per = pix.size[name] // pw.n
+            old = px[pix.start[name]:pix.start[name] + pix.size[name]].reshape(pw.n, per)
+            new = np.zeros((n, per))
+            new[:keep] = old[k:k + keep]
+            return new
+
+        on = np.round(shifted("on")[:, 0])
+        fon = np.round(shifted("fon")[:, 0])
+        eseg = np.clip(shifted("eseg"), 0.0, ely.curve.widths[None, :] * on[:, None])
+        fseg = np.clip(shifted("fseg"), 0.0, fc.curve.widths[None, :] * fon[:, None])
+        d = np.zeros(n)
+        if trailer is not None:
+            d = np.round(shifted("d")[:, 0]) * w.hi[ix("d", np.arange(n))]
+            d[:w.n_lead] = w.lo[ix("d", np.arange(w.n_lead))]
+        y0_e, y0_f = float(ely.curve.y[0]), float(fc.curve.y[0])
+        h2_ely = y0_e * on + eseg @ ely.curve.slopes
+        m_lo, m_hi = w.lo[ix("m", 0)], tank.m_max_kg
+        m = np.empty(n)
+        vent = np.zeros(n)
+        b = np.zeros(n)
+        m_prev, b_prev = w.m_start, w.b0_kg
+        for t in range(n):  # sequential: the state decides whether the fuel cell and a bundle can run
+            h2_fc = y0_f * fon[t] + fseg[t] @ fc.curve.slopes
+            if trailer is not None:
+                if d[t] and t >= w.n_lead and (b_prev > trailer.cap_kg - trailer.payload_kg + 1e-9
+                                              or m_prev + dt * h2_ely[t] - trailer.payload_kg < m_lo):
+                    d[t] = 0.0
+                if b_prev + trailer.payload_kg * d[t] - dt * h2_fc < 0.0:
+                    fon[t], fseg[t] = 0.0, 0.0
+                    h2_fc = 0.0
+                b[t] = b_prev + trailer.payload_kg * d[t] - dt * h2_fc
+                nxt = m_prev + dt * h2_ely[t] - trailer.payload_kg * d[t]
+            else:
+                if m_prev + dt * (h2_ely[t] - h2_fc) < m_lo:
+                    fon[t], fseg[t] = 0.0, 0.0
+                    h2_fc = 0.0
+                nxt = m_prev + dt * (h2_ely[t] - h2_fc)
+            vent[t] = max(nxt - m_hi, 0.0)
+            m[t] = nxt - vent[t]
+            m_prev, b_prev = m[t], b[t]
+        on_prev = np.concatenate([[float(w.ely_on0)], on[:-1]])
+        h2_fc = y0_f * fon + fseg @ fc.curve.slopes
+        q = np.minimum(w.heat, fc.heat_frac_of_h2 * LHV_H2_KWH_PER_KG * h2_fc)
+        for name, val in (("on", on), ("start", np.maximum(on - on_prev, 0.0)), ("fon", fon), ("q", q),
+                          ("m", m), ("vent", vent)):
+            x[ix(name, np.arange(n))] = val
+        x[ix.start["eseg"]:ix.start["eseg"] + ix.size["eseg"]] = eseg.ravel()
+        x[ix.start["fseg"]:ix.start["fseg"] + ix.size["fseg"]] = fseg.ravel()
+        if trailer is not None:
+            x[ix("d", np.arange(n))] = d
+            x[ix("b", np.arange(n))] = b
+        ely_el = ely.p_min_kw * on + ely.p_bop_kw * on + eseg.sum(axis=1)
+        net_s = w.load_s + ely_el + tank.w_comp_kwh_per_kg * h2_ely
+        net_z = w.load_z - (fc.p_min_kw * fon + fseg.sum(axis=1)) - w.inv_cop * q
+        nets = {"s": net_s, "z": net_z} if w.meters == ("s", "z") else {"x": net_s + net_z}
+        for mt, net in nets.items():
+            x[ix(f"imp_{mt}", np.arange(n))] = np.maximum(net, 0.0)
+            x[ix(f"exp_{mt}", np.arange(n))] = np.maximum(-net, 0.0)
+        act = w.a @ x
+        tol = 1e-7
+        ok = (np.all(act >= w.rlo - tol * (1 + np.abs(w.rlo))) and np.all(act <= w.rhi + tol * (1 + np.abs(w.rhi)))
+              and np.all(x >= w.lo - tol) and np.all(x <= w.hi + tol))
+        return x if ok else None
+
+    def solve(self, inp: MeterInputs, i0: int, n: int, m0_kg: float, ely_on0: bool,
+              trailer: TrailerPlan | None = None, b0_kg: float = 0.0,
+              fixed_deliveries: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Plan steps ``i0 … i0+n−1`` from the pool ``m0_kg`` (school tank + buffer, as the simulator measures
+        it) of which ``b0_kg`` is in the Stadtteilzentrum's bundle buffer; returns per-step arrays.
+
+        With ``trailer`` the hydrogen reaches the fuel cell only through whole bundles delivered in working
+        hours; deliveries inside the lead time are ``fixed_deliveries`` (already ordered) or none.
+        """
+        s = self.settings
+        w = self._build(inp, i0, n, m0_kg, ely_on0, trailer, b0_kg, fixed_deliveries)
+        n, ix = w.n, w.ix
+        t = np.arange(n)
+        x0 = None
+        if self.warm_start:
+            self._load(w)
+            x0 = self._warm_start(w, i0, trailer)
+            self.warm_used.append("cold" if self._prev is None else ("accepted" if x0 is not None else "rejected"))
+            # the shifted plan is the incumbent; without one HiGHS' own heuristics find the first
+            self.h.setOptionValue("mip_heuristic_run_feasibility_jump", x0 is None)
+            self.h.setOptionValue("mip_max_nodes", int(s.mpc_max_nodes) if x0 is not None else 2**31 - 1)
+        else:
+            self._live = None
+            self._load(w)
+            self.warm_used.append("cold")
         # a busy machine can hit the per-plan time limit before any plan is found: then try longer, and last
         # without the deliveries an earlier plan fixed inside the lead time (the plant may have drifted from it)
         attempts = [(float(s.mpc_time_limit_s), None), (float(s.time_limit_s), None)]
@@ -302,11 +515,15 @@ class MeterPlanner:
         status = None
         for limit, release in attempts:
             if release is not None:
-                lo[release] = 0.0
-                hi[release] = trailer.working[i0:i0 + n][:len(release)].astype(float)
-                lp.col_lower_, lp.col_upper_ = lo, hi
-            self.h.clearModel()
-            self.h.passModel(lp)
+                w.lo[release] = 0.0
+                w.hi[release] = trailer.working[i0:i0 + n][:len(release)].astype(float)
+                self.h.changeColsBounds(len(release), release.astype(np.int32), w.lo[release], w.hi[release])
+                x0 = None
+            if x0 is not None:
+                sol = highspy.HighsSolution()
+                sol.col_value = x0
+                sol.value_valid = True
+                self.h.setSolution(sol)
             self.h.setOptionValue("time_limit", limit)
             self.h.run()
             status = self.h.getModelStatus()
@@ -317,23 +534,27 @@ class MeterPlanner:
                                f"{self.h.modelStatusToString(status)}")
         self.attempts = attempts.index((limit, release)) + 1
         x = np.asarray(self.h.getSolution().col_value)
+        self._prev = (i0, w, x)
+        ely_el, h2_ely, fc_p, h2_fc, comp = self._expressions(ix, t)
+        ely = self.plant.electrolyser
 
         def val(cols_vals: list[tuple[np.ndarray, np.ndarray | float]]) -> np.ndarray:
             return sum(x[cc] * vv for cc, vv in cols_vals)
 
-        out = {"ely_on": np.round(x[ix("on", t)]), "ely_el_kw": val(ely_el),
-               "ely_p_stack_kw": val(ely_el) - ely.p_bop_kw * np.round(x[ix("on", t)]),
+        on = np.round(x[ix("on", t)])
+        out = {"ely_on": on, "ely_el_kw": val(ely_el), "ely_p_stack_kw": val(ely_el) - ely.p_bop_kw * on,
                "h2_ely_kg_per_h": val(h2_ely), "compressor_kw": val(comp), "fc_kw": val(fc_p),
                "h2_fc_kg_per_h": val(h2_fc), "q_fc_kw": x[ix("q", t)], "m_kg": x[ix("m", t)],
                "deliveries": np.round(x[ix("d", t)]) if trailer is not None else np.zeros(n),
                "buffer_kg": x[ix("b", t)] if trailer is not None else np.zeros(n),
-               "objective_eur": float(self.h.getInfo().objective_function_value)}
-        for mt in meters:
+               "objective_eur": float(self.h.getInfo().objective_function_value),
+               "mip_gap": float(self.h.getInfo().mip_gap)}
+        for mt in w.meters:
             out[f"imp_{mt}"] = x[ix(f"imp_{mt}", t)]
             out[f"exp_{mt}"] = x[ix(f"exp_{mt}", t)]
-        out["school_net_kw"] = load_s + out["ely_el_kw"] + out["compressor_kw"]
-        out["stz_net_kw"] = load_z - out["fc_kw"] - out["q_fc_kw"] * inv_cop
-        out["price"], out["feed"] = price, feed
+        out["school_net_kw"] = w.load_s + out["ely_el_kw"] + out["compressor_kw"]
+        out["stz_net_kw"] = w.load_z - out["fc_kw"] - out["q_fc_kw"] * w.inv_cop
+        out["price"], out["feed"] = w.price, w.feed
         return out
 
 
@@ -348,8 +569,8 @@ class MeterDispatcher:
 
     def __init__(self, plant: PlantParams, settings: OptSettings, inputs: MeterInputs, dt_h: float,
                  window_steps: int, commit_steps: int, metering: str = "per_building",
-                 heat: str = "heat_pump", trailer: TrailerPlan | None = None) -> None:
-        self.planner = MeterPlanner(plant, settings, dt_h, metering, heat)
+                 heat: str = "heat_pump", trailer: TrailerPlan | None = None, warm_start: bool = True) -> None:
+        self.planner = MeterPlanner(plant, settings, dt_h, metering, heat, warm_start)
         self.inputs, self.window, self.commit = inputs, window_steps, commit_steps
         self.trailer, self.dt_h = trailer, dt_h
         self.m_min_kg = plant.tank.m_min_kg
@@ -361,7 +582,8 @@ class MeterDispatcher:
         self._plan: dict[str, np.ndarray] | None = None
         self._i0 = 0
         self._last_i = -1
-        self.solve_times_s: list[float] = []
+        self.solve_times_s: list[float] = []  # wall time per plan (s)
+        self.solve_cpu_s: list[float] = []  # CPU time per plan (s): comparable on a busy machine
         self.plans: list[tuple[int, dict[str, np.ndarray]]] = []
 
     def decide(self, state: PlantState, inputs: pd.DataFrame, i: int) -> Setpoints:
@@ -377,7 +599,7 @@ class MeterDispatcher:
                 self._b = max(0.0, self._b + tr.payload_kg * self._plan["deliveries"][k] - used)
             self._b = min(self._b, max(0.0, state.m_tank_kg - self.m_min_kg))
         if self._plan is None or i - self._i0 >= self.commit:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             n = min(self.window, len(self.inputs.pv_kw) - i)
             fixed = self._ordered[i:i + n] if tr is not None else None
             self._plan = self.planner.solve(self.inputs, i, n, float(state.m_tank_kg), state.ely_state == 3,
@@ -386,6 +608,7 @@ class MeterDispatcher:
             if tr is not None:
                 self._ordered[i:i + n] = self._plan["deliveries"]
             self.solve_times_s.append(time.perf_counter() - t0)
+            self.solve_cpu_s.append(time.process_time() - c0)
             self.plans.append((i, self._plan))
         k = i - self._i0
         self._last_i = i

@@ -128,7 +128,9 @@ def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: Buil
     """The quarter's own dispatch: one meter per building (or a shared one, ``metering``), see
     :mod:`h2quarters.quarter.meters`."""
     dt_h = (inputs.index[1] - inputs.index[0]).total_seconds() / 3600.0
-    settings = OptSettings(mip_rel_gap=q.dispatch.mip_rel_gap, mpc_mip_rel_gap=q.dispatch.mip_rel_gap)
+    d = q.dispatch
+    settings = OptSettings(mip_rel_gap=d.mip_rel_gap, mpc_mip_rel_gap=d.mip_rel_gap,
+                           mpc_mip_abs_gap=d.mip_abs_gap_eur, mpc_max_nodes=d.max_nodes)
     plant = PlantParams.from_scenario(scn, settings)
     hp = q.backup.heat_pump
     cop = heat_pump_cop(inputs.t_air_c.to_numpy(), hp.eta_carnot, hp.t_supply_c, hp.cop_min, hp.cop_max)
@@ -149,7 +151,8 @@ def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: Buil
                               # (hydrogen is valued the same at both ends), so it only breaks ties here
                               eur_per_trip=0.01)
     return MeterDispatcher(plant, settings, mi, dt_h, max(2, round(q.dispatch.window_h / dt_h)),
-                           max(1, round(q.dispatch.commit_h / dt_h)), q.metering, q.backup.heat, trailer)
+                           max(1, round(q.dispatch.commit_h / dt_h)), q.metering, q.backup.heat, trailer,
+                           warm_start=d.warm_start)
 
 
 _PROFILE_CACHE: dict[str, tuple] = {}

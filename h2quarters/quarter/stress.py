@@ -7,11 +7,14 @@ room is left when the MV grid is at the edge of its own band and when loads coin
 * ``15min-hL-mv`` / ``15min-lPV-mv`` — the critical days of the year (lowest voltage, highest voltage, highest
   loading; ``stress_days`` each) at 15-minute steps, with the MV voltage of SimBench's high-load case
   (``Slack_vm`` of ``hL``, 0.965 p.u. for urban6) and of its low-load/high-PV case (``lPV``, 1.055 p.u.).
-  Residential blocks use their SimBench 15-min profiles; the school, the Stadtteilzentrum, the hydrogen
-  dispatch and roof PV are hourly in the simulation and held constant within the hour.
+  Residential blocks use SimBench's own 15-min load profiles and, for their roofs, SimBench's own 15-min PV
+  profiles (the profile of the SimBench PV unit at the block's bus, else SimBench's PV profiles in turn; kW per
+  kWp installed) on the same calendar days; the school, the Stadtteilzentrum, the hydrogen dispatch and the
+  school PV are hourly in the simulation (TRY weather) and held constant within the hour.
 * ``simbench-<case>`` — SimBench's study-case snapshots (``net.loadcases``: hL, n1, hW, hPV, lW, lPV): every
-  building's load at ``pload`` × its own 15-min peak, PV at ``PV_p`` × its peak power (roof PV and the school
-  PV; the fuel cell off), the MV voltage at ``Slack_vm``.
+  building's load at ``pload`` × its own 15-min peak, PV at ``PV_p`` × its installed power for residential
+  roofs (SimBench's convention) and × the simulated peak for the school PV (the fuel cell off), the MV voltage
+  at ``Slack_vm``.
 
 EN 50160 judges 10-minute mean voltages. The data allow 15-minute means at best (SimBench profiles, held
 hourly values), the nearest available; 10-minute means can be slightly more extreme than 15-minute ones.
@@ -28,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from h2quarters.quarter import grid as qgrid
-from h2quarters.quarter.buildings import simbench_load_profiles
+from h2quarters.quarter.buildings import simbench_load_profiles, simbench_pv_profiles
 
 if TYPE_CHECKING:
     from h2quarters.quarter.simulate import QuarterResult
@@ -108,6 +111,9 @@ def grid_stress(res: QuarterResult, stress_days: int = 5) -> pd.DataFrame:
         conn = np.array([specs[j].connection for j in res_cols])
         e = np.array([specs[j].e_kwh_per_a for j in res_cols])
         load15[:, res_cols] = unit[where][:, conn] * e
+        kwp = np.array([specs[j].pv_kwp for j in res_cols])
+        pv_unit = simbench_pv_profiles(q.grid.code, idx15, [specs[j].bus for j in res_cols])
+        gen15[:, res_cols] = pv_unit * kwp  # residential generation is roof PV only
     for name, vm in (("15min-hL-mv", hl_vm), ("15min-lPV-mv", lpv_vm)):
         qn = qgrid.build_quarter_net(q.grid.code, buildings, q.grid.v_min_pu, q.grid.v_max_pu,
                                      q.grid.loading_max_pct, vm)
@@ -121,6 +127,8 @@ def grid_stress(res: QuarterResult, stress_days: int = 5) -> pd.DataFrame:
         if q.residential.load_profile == "simbench" and res_cols:
             peak_load[res_cols] = (unit[:, conn] * e).max(axis=0)
         peak_pv = res.profiles.pv_kw.max(axis=0).copy()
+        if q.residential.load_profile == "simbench" and res_cols:
+            peak_pv[res_cols] = [specs[j].pv_kwp for j in res_cols]  # SimBench: PV_p × installed power
         i_school = next(j for j, s in enumerate(specs) if s.role == "school")
         peak_pv[i_school] += float(res.timeseries.pv_kw.max())
         for case, f in lc.iterrows():

@@ -1,4 +1,10 @@
-"""The default Wesertor scenario over a whole year (optimiser dispatch, power flow every hour)."""
+"""The default Wesertor scenario over a whole year (power flow every hour): the year's bookkeeping.
+
+The year runs with the rule-based dispatch: every assertion here is about balances, profiles, the grid's fast
+path against pandapower and the annual KPIs, which hold for any dispatch. The optimiser's year (365 warm
+re-plans) is measured in ``benchmarks/quarter_year.py``; its agreement with the KPIs' bills and with cold solves
+is tested on short periods in ``test_meters.py`` (a year of re-plans took ≈180 s of the suite).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from h2quarters.sim.annual import balance_residuals
 def test_annual_quarter(wesertor_dir, tmp_path) -> None:
     from h2quarters.quarter.simulate import save_result, simulate_quarter
 
-    r = simulate_quarter(wesertor_dir, check_steps=12)
+    r = simulate_quarter(wesertor_dir, check_steps=12, dispatch="rule", stress=False)
     ts = r.timeseries
     k = r.kpis
     assert len(ts) == 8760
@@ -27,7 +33,6 @@ def test_annual_quarter(wesertor_dir, tmp_path) -> None:
     # every BDEW load is there with its annual energy
     assert k["stz_electricity_kwh"] == pytest.approx(24000, rel=1e-6)
     assert k["stz_heat_kwh"] == pytest.approx(42000, rel=1e-6)
-    assert r.timings_s["optimiser_solves"] == 365
     assert r.check["max_abs_dvm_pu"] < 1e-6
     assert k["h2_produced_kg"] > 100 and k["h2_vented_kg"] == 0.0
     assert k["unserved_electricity_kwh"] == 0.0

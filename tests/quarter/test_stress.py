@@ -46,3 +46,29 @@ def test_simbench_profiles_keep_their_peaks(week_result) -> None:
     assert u15.sum(axis=0) * 0.25 == pytest.approx(np.ones(u15.shape[1]), rel=1e-9)  # 1 kWh/a each
     s15, s1 = u15.sum(axis=1), u1.sum(axis=1)
     assert s15.max() / s15.mean() > s1.max() / s1.mean() > 2.0
+
+
+def test_simbench_pv_profiles_are_simbench_own(wesertor_dir) -> None:
+    """Roofs take the SimBench PV unit's own profile at their bus (else SimBench's PV profiles in turn), at
+    15 min, in kW per kWp: the values are SimBench's quarter-hours, one weekday-aligned day shift apart."""
+    import pandas as pd
+
+    from h2quarters.quarter.buildings import SIMBENCH_PROFILE_YEAR, simbench_pv_profiles
+    from h2quarters.quarter.config import load_quarter
+
+    q = load_quarter(wesertor_dir)
+    net = source_net(q.grid.code)
+    ren = net.profiles["renewables"]
+    sg = net.sgen.iloc[0]
+    with_unit = str(net.bus.at[sg.bus, "name"])
+    without = next(str(n) for b, n in zip(net.bus.index, net.bus.name) if b not in set(net.sgen.bus)
+                   and str(n).startswith("LV"))
+    # January: wall-clock quarter-hours are contiguous there (no DST change)
+    idx = pd.date_range(f"{q.year}-01-01", f"{q.year}-02-01", freq="15min", tz=q.location.tz, inclusive="left")
+    u = simbench_pv_profiles(q.grid.code, idx, [with_unit, without])
+    shift = (pd.Timestamp(q.year, 1, 1).dayofweek - pd.Timestamp(SIMBENCH_PROFILE_YEAR, 1, 1).dayofweek) % 7
+    own = ren[str(sg.profile)].to_numpy(float)
+    assert np.array_equal(u[:, 0], own[shift * 96: shift * 96 + len(idx)])
+    first = sorted(c for c in ren.columns if str(c).startswith("PV"))[0]
+    assert np.array_equal(u[:, 1], ren[first].to_numpy(float)[shift * 96: shift * 96 + len(idx)])
+    assert 0.0 <= u.min() and u.max() <= 1.0  # per kWp installed

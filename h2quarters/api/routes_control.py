@@ -52,8 +52,11 @@ class CommandOut(BaseModel):
     value: Any
     status: Literal["pending", "ok", "refused", "failed", "unknown"]
     t_result_ms: int | None
-    detail: str
+    detail: str = Field(description="The result in English (see detail_code for pages in other languages)")
     duplicate: bool = False
+    detail_code: str = Field("", description="The result as a stable message code, e.g. mode.set, link.down, "
+                                             "setpoint.need_manual, write.refused (empty while pending)")
+    detail_params: dict[str, Any] = Field(default_factory=dict, description="Parameters of detail_code")
 
 
 class ModeRequest(BaseModel):
@@ -106,7 +109,10 @@ async def _run(ctl: Controller, req: CommandRequest) -> JSONResponse:
     except TimeoutError:
         return JSONResponse({"command_id": req.command_id, "status": "pending",
                              "detail": f"controller did not answer within {COMMAND_TIMEOUT_S:g} s; "
-                                       f"see GET /api/commands/{req.command_id}"}, status_code=504)
+                                       f"see GET /api/commands/{req.command_id}",
+                             "detail_code": "command.timeout",
+                             "detail_params": {"seconds": COMMAND_TIMEOUT_S, "id": req.command_id}},
+                            status_code=504)
     body = rec.as_dict()
     return JSONResponse(body, status_code=_STATUS.get(rec.status, 500))
 
@@ -184,7 +190,8 @@ async def ack_alarm(alarm_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], c: Ctx,
         cid = uuid.uuid4().hex
         c.store.audit_command(cid, p.name, p.role, "api", "ack_alarm", f"alarm:{alarm_id}", a["code"], now_ms())
         ok = c.store.ack_alarm(alarm_id, p.name)
-        c.store.record_result(cid, "ok" if ok else "refused", "" if ok else "acknowledged meanwhile")
+        c.store.record_result(cid, "ok" if ok else "refused", "alarm acknowledged" if ok else "acknowledged meanwhile",
+                              "alarm.acked" if ok else "alarm.acked_meanwhile", {"alarm": a["code"]})
         return ok, cid
 
     ok, cid = await run_in_threadpool(work)

@@ -198,7 +198,7 @@ def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool
                 *args: object) -> object:
     from asyncua import Client, ua
 
-    from h2quarters.plc.opcua_server import NAMESPACE_URI, node_id
+    from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
 
     async def main() -> object:
         client = Client(endpoint, timeout=5)

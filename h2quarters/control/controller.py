@@ -26,7 +26,7 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,25 @@ class SetpointInvalid(ValueError):
 
 
 class CommandRefused(RuntimeError):
-    """The command is valid but not allowed now (wrong mode, SAFE not acknowledged, link down)."""
+    """The command is valid but not allowed now (wrong mode, SAFE not acknowledged, link down).
+
+    ``code`` and ``params``: the reason as a message code with parameters (stored with the result; the HMI
+    words it in its language), the message is the English text.
+    """
+
+    def __init__(self, message: str, code: str = "command.refused", params: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params or {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: English text plus message code and parameters (stored with the audit result)."""
+
+    text: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,14 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (np.floating, np.integer)):
         return _jsonable(v.item())
     return v
+
+
+def _failure(exc: WriteRefused | DriverError) -> Outcome:
+    """Outcome of a write the PLC refused (``write.refused``) or a link failure (``driver.failed``)."""
+    if isinstance(exc, WriteRefused):
+        return Outcome(str(exc), "write.refused", {"name": exc.name, "value": _jsonable(exc.value),
+                                                   "reason": exc.reason})
+    return Outcome(str(exc), "driver.failed", {"error": str(exc)})
 
 
 class Controller:
@@ -464,14 +490,14 @@ class Controller:
                                                    req.kind, req.target, req.value)
             if not created:
                 return rec
-            status, detail = "ok", ""
+            status = "ok"
             try:
-                detail = await self._apply(req) or ""
-            except (CommandRefused, WriteRefused) as exc:
-                status, detail = "refused", str(exc)
-            except DriverError as exc:
-                status, detail = "failed", str(exc)
-            await asyncio.to_thread(self.store.record_result, cid, status, detail)
+                out = await self._apply(req)
+            except CommandRefused as exc:
+                status, out = "refused", Outcome(str(exc), exc.code, exc.params)
+            except (WriteRefused, DriverError) as exc:
+                status, out = ("refused" if isinstance(exc, WriteRefused) else "failed"), _failure(exc)
+            await asyncio.to_thread(self.store.record_result, cid, status, out.text, out.code, out.params)
         if status == "ok":
             self._persist_state()
         if status == "ok" and self.readings:
@@ -480,30 +506,34 @@ class Controller:
         assert got is not None
         return got
 
-    async def _apply(self, req: CommandRequest) -> str:
+    async def _apply(self, req: CommandRequest) -> Outcome:
         if req.kind == "mode":
             try:
                 mode = Mode(req.value)
             except ValueError:
-                raise CommandRefused(f"mode {req.value!r} unknown; allowed: off, manual, auto") from None
+                raise CommandRefused(f"mode {req.value!r} unknown; allowed: off, manual, auto", "mode.unknown",
+                                     {"value": str(req.value)}) from None
             if mode == Mode.SAFE:
-                raise CommandRefused("SAFE is entered by the supervisor, not commanded; use OFF to stop")
+                raise CommandRefused("SAFE is entered by the supervisor, not commanded; use OFF to stop",
+                                     "mode.safe_not_commandable")
             await self._set_mode(mode, req.source)
-            return f"mode {mode.value}"
+            return Outcome(f"mode {mode.value}", "mode.set", {"mode": mode.value})
         if req.kind == "setpoint":
             v = self.check_setpoint(req.target, req.value)
             if self.mode != Mode.MANUAL:
-                raise CommandRefused(f"controller is in {self.mode.value}; setpoints need manual mode")
+                raise CommandRefused(f"controller is in {self.mode.value}; setpoints need manual mode",
+                                     "setpoint.need_manual", {"mode": self.mode.value})
             self._require_link()
             await self.driver.write(req.target, v)
             self.manual[req.target] = v
             self.lease_expires_mono = time.monotonic() + self.settings.lease_s
-            return f"{req.target} = {v}"
+            return Outcome(f"{req.target} = {v}", "setpoint.set",
+                           {"name": req.target, "value": v, "unit": self.rmap[req.target].unit})
         if req.kind == "safe":
             if self.mode == Mode.SAFE:
-                return "already safe"
+                return Outcome("already safe", "safe.already")
             await self._enter_safe(["operator_safe"])
-            return "SAFE commanded"
+            return Outcome("SAFE commanded", "safe.commanded")
         if req.kind == "estop":
             # SAFE first (controller side, even without a link), then the PLC's software E-stop: the PLC trips
             # the electrolyser and fuel cell and latches the trip until a reset
@@ -514,10 +544,11 @@ class Controller:
             self.estop_pressed = True
             self._persist_state()
             await self.driver.write("estop", True)
-            return "emergency stop pressed (PLC software E-stop)"
+            return Outcome("emergency stop pressed (PLC software E-stop)", "estop.pressed")
         if req.kind == "ack_safe":
             if self.mode != Mode.SAFE:
-                raise CommandRefused(f"controller is in {self.mode.value}, not safe: nothing to acknowledge")
+                raise CommandRefused(f"controller is in {self.mode.value}, not safe: nothing to acknowledge",
+                                     "safe.nothing_to_ack", {"mode": self.mode.value})
             self._require_link()
             if self.estop_pressed:
                 await self.driver.write("estop", False)
@@ -531,16 +562,17 @@ class Controller:
             self.supervisor.reset()
             self._open_codes.discard("controller_safe")
             self.writer.call(self.store.clear_alarm, "controller_safe")
-            return "SAFE acknowledged (" + ", ".join(reasons) + "); mode off"
-        raise CommandRefused(f"unknown command kind {req.kind!r}")
+            return Outcome("SAFE acknowledged (" + ", ".join(reasons) + "); mode off", "safe.acknowledged",
+                           {"reasons": list(reasons), "mode": Mode.OFF.value})
+        raise CommandRefused(f"unknown command kind {req.kind!r}", "command.kind_unknown", {"kind": req.kind})
 
     def _require_link(self) -> None:
         if not (self.supervisor.link_ok and self.driver.connected):
-            raise CommandRefused("PLC link is down")
+            raise CommandRefused("PLC link is down", "link.down")
 
     async def _set_mode(self, mode: Mode, source: str) -> None:
         if self.mode == Mode.SAFE:
-            raise CommandRefused("controller is in SAFE: an engineer must acknowledge it first")
+            raise CommandRefused("controller is in SAFE: an engineer must acknowledge it first", "safe.ack_first")
         self._require_link()
         await self.driver.write("operating_mode", PLC_MODE[mode])
         self.mode = mode
@@ -574,16 +606,14 @@ class Controller:
             log.exception("audit of %s %s failed: not sent", kind, target)
             return CommandRecord(cid, now_ms(), "controller", "system", source, kind, target, value, "failed", None,
                                  "audit failed")
-        status, detail = "ok", ""
+        status, out = "ok", Outcome("", "")
         try:
             await self.driver.write(target, value)
-        except WriteRefused as exc:
-            status, detail = "refused", str(exc)
-        except DriverError as exc:
-            status, detail = "failed", str(exc)
-        self.writer.call(self.store.record_result, cid, status, detail)
+        except (WriteRefused, DriverError) as exc:
+            status, out = ("refused" if isinstance(exc, WriteRefused) else "failed"), _failure(exc)
+        self.writer.call(self.store.record_result, cid, status, out.text, out.code, out.params)
         return CommandRecord(cid, now_ms(), "controller", "system", source, kind, target, value, status, now_ms(),
-                             detail)
+                             out.text, detail_code=out.code, detail_params=out.params)
 
     def _clip(self, name: str, v: Any) -> Any:
         sig = self.rmap[name]

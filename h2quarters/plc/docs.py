@@ -21,7 +21,8 @@ One map serves the virtual PLC (Modbus TCP + OPC UA), the drivers and this page.
 - Scale: integer registers carry `raw × scale` in the unit shown (OPC UA shows the scaled value as Float).
 - OPC UA: namespace `urn:h2quarters:plc`, node ids `ns=<idx>;s=Plant.<Path with dots>`. Quantities are
   `AnalogItemType` with `EURange` and `EngineeringUnits` (UNECE codes; `BaseAnalogType` without a finite range),
-  enumerations `MultiStateDiscreteType` with `EnumStrings` or `MultiStateValueDiscreteType` with `EnumValues`.
+  enumerations `MultiStateDiscreteType` with `EnumStrings` or `MultiStateValueDiscreteType` with `EnumValues`,
+  booleans `TwoStateDiscreteType` with `FalseState`/`TrueState` (the states named in the table).
   Values carry source and server timestamps; NaN reads as `BadNoData` (where NaN is normal, e.g. H2 flow while
   not producing) or `BadSensorFailure`, a reading outside [min, max] as `UncertainEngineeringUnitsExceeded`.
   Unknown nodes answer `BadNodeIdUnknown`; method calls with missing/extra arguments `BadArgumentsMissing` /
@@ -92,6 +93,8 @@ def _row(s: Signal) -> str:
     desc = " ".join(s.description.split())
     if enum:
         desc += f" Values: {enum}."
+    if s.states:
+        desc += f" States: 0 {s.states[0]}, 1 {s.states[1]}."
     dtype = f"{s.dtype}[{s.count}]" if s.dtype == "list16" else s.dtype
     cells = [s.name, s.table, str(s.address), dtype, f"{s.scale:g}", s.unit, _lim(s.min), _lim(s.max),
              s.access + (f" ({s.write_role})" if s.writable and s.write_role != "operator" else ""),

@@ -301,7 +301,7 @@ class OpcUaDriver(PlantDriver):
         from asyncua import Client, ua
         from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-        from h2quarters.plc.opcua_server import NAMESPACE_URI, node_id
+        from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
         from h2quarters.plc.security import ensure_client_certificate
 
         client = Client(self.endpoint, timeout=self.timeout_s)

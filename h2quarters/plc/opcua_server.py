@@ -29,6 +29,7 @@ from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 
 from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
+from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
 from h2quarters.plc.plant import PlantState
 from h2quarters.plc.registers import Signal, WriteRefused
 from h2quarters.plc.security import (
@@ -41,7 +42,6 @@ from h2quarters.plc.settings import PlcSettings, is_loopback
 
 log = logging.getLogger(__name__)
 
-NAMESPACE_URI = "urn:h2quarters:plc"
 UNECE_NS = "http://www.opcfoundation.org/UA/units/un/cefact"
 # Unit → UNECE Rec. 20 common code (OPC UA Part 8 EUInformation); units without a code get UnitId -1.
 UNECE_CODES: dict[str, str] = {
@@ -56,11 +56,6 @@ _VTYPE = {
 
 
 _BITMASKS = {"trips_latched"}  # enum column lists bit values, not states
-
-
-def node_id(name: str, idx: int) -> ua.NodeId:
-    """String NodeId ``ns=idx;s=name``."""
-    return ua.NodeId(ua.String(name), ua.Int16(idx))
 
 
 def status(code: int) -> ua.StatusCode:
@@ -144,7 +139,7 @@ class OpcUaPlcServer:
             users = load_users(Path(sec.users_file).expanduser())
             if not users:
                 raise ValueError(f"users file {sec.users_file} has no users")
-            self._users = PasswordUserManager(users)
+            self._users = PasswordUserManager(users, path=Path(sec.users_file).expanduser())
             server = HardenedServer(user_manager=self._users)
         await server.init()
         self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
@@ -164,6 +159,7 @@ class OpcUaPlcServer:
             server.set_certificate_validator(make_trust_validator(trust_dir, sec.trusted_certs))
         self.idx = await server.register_namespace(NAMESPACE_URI)
         await self._build(server)
+        self._guard_reads(server)
         self._guard_writes(server)
         self._guard_calls(server)
         await server.start()
@@ -300,10 +296,15 @@ class OpcUaPlcServer:
     async def _type_and_enum(self, var: Any, sig: Signal, idx: int, has_range: bool) -> None:
         """OPC UA Part 8 variable types: AnalogItemType (measured/set quantities with EURange; BaseAnalogType
         without a finite range), MultiStateDiscreteType with EnumStrings for 0..n-1 enumerations,
-        MultiStateValueDiscreteType with EnumValues for other codes (MTP states, NE 107 ...), TwoStateDiscrete
-        for booleans is left out (no true/false texts in the map)."""
+        MultiStateValueDiscreteType with EnumValues for other codes (MTP states, NE 107 ...), TwoStateDiscreteType
+        with FalseState/TrueState for booleans (state names from the map)."""
         new_type: int | None = None
-        if sig.unit and sig.dtype not in ("ascii4", "list16", "bool") and not sig.enum:
+        if sig.states is not None:
+            new_type = ua.ObjectIds.TwoStateDiscreteType
+            for prop, text in (("FalseState", sig.states[0]), ("TrueState", sig.states[1])):
+                await var.add_property(node_id(f"{sig.node_id}.{prop}", idx), prop,
+                                       ua.Variant(ua.LocalizedText(text), ua.VariantType.LocalizedText))
+        elif sig.unit and sig.dtype not in ("ascii4", "list16", "bool") and not sig.enum:
             new_type = ua.ObjectIds.AnalogItemType if has_range else ua.ObjectIds.BaseAnalogType
         elif sig.enum and sig.name not in _BITMASKS:
             keys = sorted(sig.enum)
@@ -370,6 +371,51 @@ class OpcUaPlcServer:
         if not self._publish_pending:
             self._publish_pending = True
             asyncio.get_running_loop().create_task(self.publish_changes())
+
+    def _guard_reads(self, server: Server) -> None:
+        """Reads and subscriptions of the plant's namespace need the viewer role (issue #15: viewer reads).
+
+        In production every session belongs to a user of the users file; one removed from the file since
+        (or given an unknown role) reads nothing more from the plant: BadUserAccessDenied per node. The server's
+        own namespace (0: namespace array, server status) stays readable, clients need it to connect.
+        """
+        attrs = server.iserver.attribute_service
+        subs = server.iserver.subscription_service
+        read, create = attrs.read, subs.create_monitored_items
+        idx = self.idx
+
+        def denied() -> bool:
+            return role_rank(self.request_role()) < role_rank("viewer")
+
+        def guarded_read(params: ua.ReadParameters) -> list[ua.DataValue]:
+            if not denied():
+                return read(params)
+            results: list[ua.DataValue] = []
+            for rv in params.NodesToRead:
+                if rv.NodeId.NamespaceIndex == idx:
+                    results.append(ua.DataValue(StatusCode=status(ua.StatusCodes.BadUserAccessDenied)))
+                else:
+                    results.extend(read(ua.ReadParameters(NodesToRead=[rv])))
+            return results
+
+        async def guarded_create(params: ua.CreateMonitoredItemsParameters) -> list[ua.MonitoredItemCreateResult]:
+            if not denied():
+                return await create(params)
+            results: list[ua.MonitoredItemCreateResult] = []
+            for item in params.ItemsToCreate:
+                if item.ItemToMonitor.NodeId.NamespaceIndex == idx:
+                    res = ua.MonitoredItemCreateResult()
+                    res.StatusCode = status(ua.StatusCodes.BadUserAccessDenied)
+                    results.append(res)
+                else:
+                    sub = ua.CreateMonitoredItemsParameters(SubscriptionId=params.SubscriptionId,
+                                                            TimestampsToReturn=params.TimestampsToReturn,
+                                                            ItemsToCreate=[item])
+                    results.extend(await create(sub))
+            return results
+
+        attrs.read = guarded_read  # type: ignore[method-assign]
+        subs.create_monitored_items = guarded_create  # type: ignore[method-assign]
 
     def _guard_writes(self, server: Server) -> None:
         """Route writes to plant variables through the plant's checks (nothing reaches the address space)."""

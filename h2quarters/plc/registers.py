@@ -82,6 +82,8 @@ class Signal(BaseModel):
     max: float | str | None = None
     nan_ok: bool = False
     enum: dict[int, str] | None = None
+    states: tuple[str, str] | None = None
+    """Booleans: names of the states [false, true] (OPC UA TwoStateDiscreteType FalseState/TrueState)."""
     opcua: str
     source: Literal["enapter", "enapter-3rd", "h2q"]
     write_role: Literal["operator", "instructor", "admin"] = "operator"
@@ -95,6 +97,9 @@ class Signal(BaseModel):
             raise ValueError(f"signal {self.name}: count applies to list16 only")
         if self.scale != 1.0 and self.dtype not in _SCALABLE:
             raise ValueError(f"signal {self.name}: scale applies to {sorted(_SCALABLE)} only, not {self.dtype}")
+        if (self.dtype == "bool") != (self.states is not None):
+            raise ValueError(f"signal {self.name}: states [false, true] are required for bool and only for bool "
+                             f"(dtype={self.dtype}, states={self.states})")
         return self
 
     @property

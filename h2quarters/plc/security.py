@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ ROLES = ("viewer", "operator", "instructor", "admin")
 starts/stops; instructor injects and clears faults; admin changes configuration (Enapter configuration
 transaction, reboot, maintenance, non-plant nodes)."""
 
+log = logging.getLogger(__name__)
+
 _DUMMY_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32
 
 
@@ -83,13 +87,43 @@ def add_user(path: Path, name: str, password: str, role: str = "operator") -> No
 
 
 class PasswordUserManager(UserManager):
-    """asyncua user manager: user name + password from the users file, nothing else (no anonymous)."""
+    """asyncua user manager: user name + password from the users file, nothing else (no anonymous).
 
-    def __init__(self, users: dict[str, dict[str, str]]) -> None:
+    With ``path`` the file is read again when it changes (checked at most once per ``recheck_s``), so removing a
+    user or lowering a role takes effect on open sessions at their next request, without a restart. A file that
+    no longer loads leaves no users (every request refused) rather than the old ones.
+    """
+
+    def __init__(self, users: dict[str, dict[str, str]], path: Path | None = None, recheck_s: float = 1.0) -> None:
         self._users = users
+        self._path = path
+        self._recheck_s = recheck_s
+        self._checked = time.monotonic()
+        self._mtime = self._stat()
+
+    def _stat(self) -> int | None:
+        try:
+            return self._path.stat().st_mtime_ns if self._path is not None else None
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        if self._path is None or time.monotonic() - self._checked < self._recheck_s:
+            return
+        self._checked = time.monotonic()
+        mtime = self._stat()
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        try:
+            self._users = load_users(self._path)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            log.error("OPC UA users file unreadable, refusing every user until it is fixed: %s", exc)
+            self._users = {}
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
+        self._refresh()
         entry = self._users.get(username or "")
         # an unknown user costs the same scrypt run as a known one (no user enumeration by timing)
         ok = verify_password(password or "", entry["password"] if entry else _DUMMY_HASH)
@@ -98,7 +132,8 @@ class PasswordUserManager(UserManager):
         return User(role=UserRole.Admin if entry.get("role") == "admin" else UserRole.User, name=username)
 
     def role(self, username: str | None) -> str | None:
-        """Role of a user of the file (None if unknown)."""
+        """Role of a user of the file (None if unknown, e.g. removed since the session began)."""
+        self._refresh()
         entry = self._users.get(username or "")
         return entry.get("role", "operator") if entry else None
 

@@ -71,6 +71,9 @@ command_results = sa.Table(
     sa.Column("t_ms", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # ok | refused | failed | unknown
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    # the result as a message code with parameters (JSON), so pages word it in their language
+    sa.Column("code", sa.String(64), nullable=False, server_default=""),
+    sa.Column("params", sa.Text, nullable=True),
 )
 
 alarms = sa.Table(

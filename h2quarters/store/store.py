@@ -45,6 +45,10 @@ class CommandRecord:
     t_result_ms: int | None
     detail: str
     duplicate: bool = False
+    detail_code: str = ""
+    """The result as a stable message code (``mode.set``, ``link.down`` ...; empty before a result)."""
+    detail_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Parameters of ``detail_code`` (mode, signal name, value, reasons ...)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -82,6 +86,12 @@ class Store:
         if "params" not in cols:
             with self.w.begin() as c:
                 c.exec_driver_sql("ALTER TABLE alarms ADD COLUMN params TEXT")
+        cols = {c["name"] for c in sa.inspect(self.w).get_columns("command_results")}
+        with self.w.begin() as c:
+            if "code" not in cols:
+                c.exec_driver_sql("ALTER TABLE command_results ADD COLUMN code VARCHAR(64) NOT NULL DEFAULT ''")
+            if "params" not in cols:
+                c.exec_driver_sql("ALTER TABLE command_results ADD COLUMN params TEXT")
 
     def close(self) -> None:
         """Dispose both engines."""
@@ -287,13 +297,19 @@ class Store:
         return True, CommandRecord(command_id, int(row["t_ms"]), user_name, role, source, kind, target, value,
                                    "pending", None, "")
 
-    def record_result(self, command_id: str, status: str, detail: str = "") -> None:
-        """Write the result row of a sent command (status ok/refused/failed)."""
+    def record_result(self, command_id: str, status: str, detail: str = "", code: str = "",
+                      params: dict[str, Any] | None = None) -> None:
+        """Write the result row of a sent command (status ok/refused/failed).
+
+        ``detail`` is the English text; ``code`` and ``params`` the same result as a message code with
+        parameters (JSON-serialisable), which pages translate.
+        """
         if status not in COMMAND_STATUSES or status == "pending":
             raise ValueError(f"status = {status!r}; allowed: ok, refused, failed, unknown")
         with self.w.begin() as c:
             c.execute(S.command_results.insert().values(command_id=command_id, t_ms=now_ms(), status=status,
-                                                       detail=detail[:2000]))
+                                                       detail=detail[:2000], code=code[:64],
+                                                       params=json.dumps(params or {}, default=str)))
 
     def mark_unknown(self) -> int:
         """After a restart: give every audited command without result the result ``unknown``; return how many."""
@@ -308,19 +324,22 @@ class Store:
             if ids:
                 t = now_ms()
                 c.execute(cr.insert(), [{"command_id": i, "t_ms": t, "status": "unknown",
-                                         "detail": "no result recorded before the controller stopped"}
+                                         "detail": "no result recorded before the controller stopped",
+                                         "code": "command.no_result", "params": "{}"}
                                         for i in ids])
         return ids
 
     def _cmd_query(self) -> sa.Select:
         cm, cr = S.commands, S.command_results
-        return (sa.select(cm, cr.c.status, cr.c.t_ms.label("t_result_ms"), cr.c.detail)
+        return (sa.select(cm, cr.c.status, cr.c.t_ms.label("t_result_ms"), cr.c.detail, cr.c.code,
+                          cr.c.params.label("result_params"))
                 .select_from(cm.outerjoin(cr, cr.c.command_id == cm.c.command_id)))
 
     @staticmethod
     def _cmd_rec(r: Any) -> CommandRecord:
         return CommandRecord(r.command_id, int(r.t_ms), r.user_name, r.role, r.source, r.kind, r.target,
-                             json.loads(r.value), r.status or "pending", r.t_result_ms, r.detail or "")
+                             json.loads(r.value), r.status or "pending", r.t_result_ms, r.detail or "",
+                             detail_code=r.code or "", detail_params=json.loads(r.result_params or "{}"))
 
     def get_command(self, command_id: str) -> CommandRecord | None:
         """One command with its result (``pending`` while no result row exists)."""

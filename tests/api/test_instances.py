@@ -228,3 +228,36 @@ def test_tls_options_are_checked(tmp_path: Path, opts: list[str], msg: str) -> N
     cfg.write_text(CFG)
     r = _serve_inproc(["--data-dir", str(tmp_path), "--port", "0", *opts], cfg)
     assert r.exit_code == 2 and msg in r.output
+
+
+def test_second_server_on_the_same_postgresql_database_is_refused(tmp_path: Path, pg_server: Any) -> None:
+    """The instance lock on PostgreSQL (advisory lock, per database): a second server on the same database stops
+    naming the first; another database on the same PostgreSQL server is free; a ``kill -9`` frees the lock."""
+    from tests.conftest import fresh_pg_url
+
+    cfg = tmp_path / "control.yaml"
+    cfg.write_text(CFG + "start_mode: \"off\"\n")
+    url, other = fresh_pg_url(pg_server), fresh_pg_url(pg_server)
+    a = _serve(["--db", url, "--data-dir", str(tmp_path / "a"), "--port", "0"], cfg)
+    try:
+        _wait_started(a)
+        r = _serve_inproc(["--db", url, "--data-dir", str(tmp_path / "b"), "--port", "0"], cfg)
+        assert r.exit_code == 3, r.output
+        assert "in use by another h2quarters server" in r.output and f"pid {a.pid}" in r.output, r.output
+        assert socket.gethostname() in r.output and url.rsplit("/", 1)[1] in r.output
+        InstanceLock(other).acquire().release()  # the lock is per database, not per PostgreSQL server
+        kids = _children(a.pid)
+        a.kill()  # kill -9: PostgreSQL ends the holder's session, the lock goes with it
+        a.wait(10)
+        end, free = time.monotonic() + 15, False
+        while not free and time.monotonic() < end:
+            try:
+                InstanceLock(url).acquire().release()
+                free = True
+            except Exception:  # noqa: BLE001 - InstanceLocked until PostgreSQL notices the closed connection
+                time.sleep(0.2)
+        assert free, "lock still held 15 s after kill -9 of its holder"
+    finally:
+        _stop(a)
+        for k in psutil.wait_procs(kids if "kids" in locals() else [], timeout=10)[1]:
+            k.kill()  # the parent-death watch ends workers; never leave one behind if it did not

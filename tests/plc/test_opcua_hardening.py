@@ -268,3 +268,54 @@ async def test_node_opcua_client_gets_data_again_within_5_s_after_plc_restart(sc
             proc.kill()
         await proc.wait()
         await plc.stop()
+
+
+async def test_reads_need_a_role_and_booleans_are_two_state_with_asyncua(prod_plc: VirtualPlc,
+                                                                         tmp_path: Path) -> None:
+    """Viewer reads (issue #15): a user removed from the users file reads nothing more from the plant in the
+    session it already has; booleans are TwoStateDiscreteType with the map's state names."""
+    import yaml
+    from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+    from h2quarters.plc.security import ensure_client_certificate
+
+    plc = prod_plc
+    plc.opcua._users._recheck_s = 0.0  # type: ignore[union-attr]  # see the file change at once
+    cert, key = await ensure_client_certificate(tmp_path / "cli", "urn:h2quarters:driver")  # trusted by fixture
+    c = Client(plc.opcua_endpoint, timeout=5)
+    c.application_uri = "urn:h2quarters:driver"
+    await c.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
+                         mode=ua.MessageSecurityMode.SignAndEncrypt)
+    c.set_user("vera")
+    c.set_password("vera-password")
+
+    class _Handler:
+        def datachange_notification(self, *a: object) -> None: ...
+
+    async with c:
+        idx = await c.get_namespace_index("urn:h2quarters:plc")
+        node = lambda s: c.get_node(ua.NodeId(s, idx))  # noqa: E731
+        p = await node("Plant.Storage.Pressure").read_data_value()
+        assert p.StatusCode.is_good()
+        estop = node("Plant.Safety.EmergencyStopActive")
+        assert (await estop.read_type_definition()) == ua.NodeId(ua.ObjectIds.TwoStateDiscreteType)
+        false_state = (await node("Plant.Safety.EmergencyStopActive.FalseState").read_value()).Text
+        true_state = (await node("Plant.Safety.EmergencyStopActive.TrueState").read_value()).Text
+        sig = plc.plant.rmap.by_name["estop_active"]
+        assert (false_state, true_state) == sig.states == ("released", "pressed")
+        # the standard property browse names (namespace 0), as generic clients look them up
+        assert await (await estop.get_child("0:TrueState")).read_browse_name() == ua.QualifiedName("TrueState", 0)
+        sub = await c.create_subscription(100, _Handler())
+        await sub.subscribe_data_change(node("Plant.Storage.Pressure"))  # allowed while vera is a viewer
+
+        users_file = plc.settings.security.users_file
+        data = yaml.safe_load(users_file.read_text())
+        del data["users"]["vera"]
+        users_file.write_text(yaml.safe_dump(data))
+        dv = await node("Plant.Storage.Pressure").read_data_value(raise_on_bad_status=False)
+        assert dv.StatusCode.name == "BadUserAccessDenied" and (dv.Value is None or dv.Value.Value is None)
+        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
+            await sub.subscribe_data_change(node("Plant.Storage.Temperature"))
+        # the server's own namespace stays readable (clients need it to stay connected)
+        ns = await c.get_node(ua.NodeId(ua.ObjectIds.Server_NamespaceArray)).read_value()
+        assert "urn:h2quarters:plc" in ns

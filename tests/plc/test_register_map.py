@@ -91,3 +91,6 @@ def test_scaled_integer_register() -> None:
     with pytest.raises(ValueError, match="scale applies to"):
         Signal(name="b", device="plant", table="holding", address=0, dtype="bool", scale=2, access="rw",
                opcua="X/B", source="h2q", description="test")
+    with pytest.raises(ValueError, match=r"states \[false, true\] are required for bool"):
+        Signal(name="b", device="plant", table="holding", address=0, dtype="bool", access="rw",
+               opcua="X/B", source="h2q", description="test")

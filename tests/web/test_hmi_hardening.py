@@ -154,3 +154,37 @@ def test_account_page_admin_and_own_password(server: dict[str, Any], browser: An
     page.click("#pw-submit")
     page.wait_for_function("document.querySelector('#pw-msg').textContent.startsWith('Passwort geändert')")
     page.context.close()
+
+
+def test_command_results_by_code_in_german_and_trend_legend(server: dict[str, Any], browser: Any) -> None:
+    """Results arrive as code + parameters and are worded by the page (not by matching English texts)."""
+    url, rt = server["url"], server["rt"]
+    page = _page(browser, url, "erika", "de", 1366)
+    if rt.controller.mode.value == "safe":
+        page.evaluate("command('/api/safe/ack', {})")
+        page.wait_for_function("document.querySelector('#mode-badge').dataset.mode === 'off'")
+    res = page.evaluate("command('/api/mode', {mode: 'off'}).then(r => r.body)")
+    assert res["detail_code"] == "mode.set" and res["detail_params"] == {"mode": "off"}, res
+    res = page.evaluate("command('/api/setpoints', {name: 'el_production_rate_pct', value: 40}).then(r => r.body)")
+    assert res["status"] == "refused" and res["detail_code"] == "setpoint.need_manual", res
+    msg = page.text_content("#cmd-msg")
+    assert msg == "abgelehnt – Regler ist in AUS; Sollwerte nur im Modus HAND", msg
+    page.evaluate("command('/api/mode', {mode: 'manual'})")
+    page.wait_for_function("document.querySelector('#cmd-msg').textContent.includes('HAND')")
+    assert page.text_content("#cmd-msg") == "ausgeführt – Modus HAND"
+    res = page.evaluate("command('/api/setpoints', {name: 'el_production_rate_pct', value: 40.5}).then(r => r.body)")
+    assert res["detail_code"] == "setpoint.set" and res["detail_params"]["unit"] == "%", res
+    label = json.loads((WEB_DIR / "static" / "i18n" / "de.json").read_text(encoding="utf-8"))[
+        "sig.el_production_rate_pct"]
+    assert page.text_content("#cmd-msg") == f"ausgeführt – {label} = 40,5 %"
+    # the audit table words refusals the same way; no English result text anywhere in the page
+    page.wait_for_function("document.querySelector('#audit-table tbody').textContent.includes('Sollwerte nur')")
+    body = page.text_content("main")
+    for english in ("controller is in", "mode manual", "setpoints need", "refused"):
+        assert english not in body, english
+    # the trend legend's time column is labelled in the page's language (uPlot's default is "Time")
+    legend = page.text_content("#trend-chart .u-legend .u-series:first-child .u-label")
+    assert legend == "Zeit", legend
+    _shot(page, "hmi-de-1366-command-results")
+    page.evaluate("command('/api/mode', {mode: 'off'})")
+    page.context.close()

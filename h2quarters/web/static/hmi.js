@@ -80,16 +80,21 @@ function showMsg(ok, text) {
   m.textContent = text;
   m.className = "msg " + (ok ? "ok" : "err");
 }
-// the controller's result texts, as codes with parameters (the stored English text is the fallback)
-const DETAILS = [[/^mode (\w+)$/, (m) => t("detail.mode", { 0: t("mode." + m[1]) })],
-  [/^SAFE commanded$|^already safe$/, () => t("detail.safe")], [/^emergency stop/, () => t("detail.estop")],
-  [/^SAFE acknowledged/, () => t("detail.ack")], [/^(\w+) = (.+)$/, (m) => t("detail.setpoint", { 0: sigName(m[1]), 1: m[2] })],
-  [/^controller is in (\w+); setpoints need manual/, (m) => t("detail.need_manual", { 0: t("mode." + m[1]) })],
-  [/^controller is in SAFE/, () => t("detail.in_safe")], [/^PLC link is down/, () => t("detail.link_down")],
-  [/^controller is in (\w+), not safe/, () => t("detail.not_safe")]];
-function detailText(d) {
-  for (const [re, f] of DETAILS) { const m = re.exec(d || ""); if (m) return f(m); }
-  return d;
+// a command's result: translated from its code and parameters ("result.<code>"); the stored English text
+// only for codes this page does not know (e.g. rows written before results had codes)
+function resultText(rec) {
+  const code = rec.detail_code;
+  if (!code || I18N.dict["result." + code] === undefined) return rec.detail || "";
+  const p = {};
+  for (const [k, v] of Object.entries(rec.detail_params || {})) {
+    if (k === "mode") p[k] = t("mode." + v);
+    else if (k === "name") p[k] = sigName(v);
+    else if (k === "reasons") p[k] = Array.isArray(v) && v.length ? v.map(reasonText).join(", ") : t("ui.none");
+    else if (k === "alarm") p[k] = alarmText({ code: String(v), message: String(v), params: {} });
+    else p[k] = paramText(v);
+  }
+  if (p.unit === undefined) p.unit = "";
+  return t("result." + code, p).trim();
 }
 function errText(status, d) {
   if (d && typeof d === "object" && !Array.isArray(d) && d.code && I18N.dict["err." + d.code] !== undefined) {
@@ -104,7 +109,7 @@ function errText(status, d) {
 }
 function explain(res) {
   const b = res.body || {};
-  if (b.status && typeof b.status === "string") return t("cmd.status." + b.status) + (b.detail ? " – " + detailText(b.detail) : "");
+  if (b.status && typeof b.status === "string") { const r = resultText(b); return t("cmd.status." + b.status) + (r ? " – " + r : ""); }
   return errText(res.status, b.detail);
 }
 async function command(path, payload) {
@@ -167,7 +172,7 @@ async function loadAudit() {
     const role = I18N.dict["role." + c.role] !== undefined ? t("role." + c.role) : c.role;
     const kind = I18N.dict["kind." + c.kind] !== undefined ? t("kind." + c.kind) : c.kind;
     const val = typeof c.value === "number" ? num(c.value, 3) : typeof c.value === "boolean" ? (c.value ? t("ui.on") : t("ui.off")) : c.kind === "mode" || c.target === "mode" ? (c.value ? t("mode." + c.value) : "—") : JSON.stringify(c.value);
-    for (const txt of [tstr(c.t_ms), c.user_name + " (" + role + ")", c.source, (c.target === "mode" ? kind : kind + " " + sigName(c.target)), val, t("cmd.status." + c.status) + (c.detail && c.status !== "ok" ? " – " + detailText(c.detail) : "")]) {
+    for (const txt of [tstr(c.t_ms), c.user_name + " (" + role + ")", c.source, (c.target === "mode" ? kind : kind + " " + sigName(c.target)), val, t("cmd.status." + c.status) + (c.detail && c.status !== "ok" ? " – " + resultText(c) : "")]) {
       const td = document.createElement("td"); td.textContent = txt; tr.appendChild(td);
     }
     tb.appendChild(tr);
@@ -197,7 +202,7 @@ function chart(el, series, data, old, units) {
   const scales = { x: { time: true } };
   us.slice(0, 2).forEach((un) => { scales[un || "y"] = {}; });
   const opts = { width, height: document.body.classList.contains("big") ? 340 : 260, scales,
-    series: [{ value: (u, v) => (v === null ? "—" : tstr(v * 1000)) }].concat(series), axes };
+    series: [{ label: t("trend.time"), value: (u, v) => (v === null ? "—" : tstr(v * 1000)) }].concat(series), axes };
   return new uPlot(opts, data, el);
 }
 // a null between two points further apart than ``gap_s`` makes uPlot break the line (no line across downtime)

@@ -15,25 +15,17 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from _serve import free_port, serve, stop  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _viewer(base: str, token: str, t_end: float, lat: dict[str, list[float]], errors: list[str]) -> None:
@@ -112,19 +104,9 @@ def main() -> int:
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="h2q-bench-"))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    h2q = str(Path(sys.executable).parent / "h2q")
-    srv = subprocess.Popen([h2q, "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pw = None
-    assert srv.stdout is not None
-    for line in srv.stdout:
-        m = re.search(r"password: (\S+)", line)
-        pw = m.group(1) if m else pw
-        if line.startswith("Open http"):
-            break
-    threading.Thread(target=srv.stdout.read, daemon=True).start()
+    srv, pw = serve(["--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db"])
     try:
         with httpx.Client(base_url=base, timeout=10) as c:
             tok = c.post("/api/auth/login", json={"name": "admin", "password": pw}).json()["access_token"]
@@ -139,11 +121,7 @@ def main() -> int:
             loop = c.get(f"/api/loop?last={int(a.seconds)}", headers=h).json()
             mode = c.get("/api/state", headers=h).json()["mode"]
     finally:
-        srv.send_signal(signal.SIGINT)
-        try:
-            srv.wait(20)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        stop(srv, 20)
     print(f"api_load: {res['viewers']} viewers for {res['seconds']:.0f} s from a second process "
           f"({os.cpu_count()} CPUs)")
     print(f"  requests {res['requests']} ({res['req_per_s']:.0f}/s), errors {res['errors']} {res['error_examples']}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,15 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _serve import free_port  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 # -P: no working directory on sys.path, so PYTHONPATH alone decides which code version runs
 H2Q = [sys.executable, "-P", "-c", "from h2quarters.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _load() -> str:
@@ -60,7 +55,7 @@ def version_of(env: dict[str, str]) -> str:
 
 def start_plc(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """Start a development-mode virtual PLC on free ports; (process, OPC UA endpoint)."""
-    mb, ua = _free_port(), _free_port()
+    mb, ua = free_port(), free_port()
     p = subprocess.Popen([*H2Q, "plc", "--dev", "--speed", "60", "--modbus-port", str(mb), "--opcua-port", str(ua),
                           "--start", "2025-06-21T10:00", "--state-file", str(tmp / "state.json")],
                          cwd=str(ROOT), env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,

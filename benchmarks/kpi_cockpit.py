@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -44,13 +43,9 @@ from h2quarters.plc.registers import load_register_map
 from h2quarters.store import Store
 from h2quarters.store import schema as S
 
+from _serve import free_port  # benchmarks/ is on sys.path when run as a script
+
 PASSWORD = "benchmark-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -111,7 +106,7 @@ def main() -> None:
     cat, _ = E.sync_catalogue(store)
     for i in range(12):
         E.add_value(store, cat, "public_reporting", today - dt.timedelta(days=30 * i), 1, "press", "clara", "city")
-    port = _free_port()
+    port = free_port()
     app = create_app(store, SnapshotHub(), rmap, ControlSettings(db_url=store.url, port=port,
                                                                  login_rate_per_min=1000))
     ck = app.state.cockpit = Cockpit(store)

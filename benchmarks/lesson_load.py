@@ -18,26 +18,18 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from _serve import free_port, serve, stop  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "teacher-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _learner(c: object, i: int, code: str, t_end: float, lat: dict[str, list[float]], errors: list[str]) -> None:
@@ -123,19 +115,9 @@ def main() -> int:
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="h2q-bench-lab-"))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    h2q = str(Path(sys.executable).parent / "h2q")
-    srv = subprocess.Popen([h2q, "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pw = None
-    assert srv.stdout is not None
-    for line in srv.stdout:
-        m = re.search(r"password: (\S+)", line)
-        pw = m.group(1) if m else pw
-        if line.startswith("Open http"):
-            break
-    threading.Thread(target=srv.stdout.read, daemon=True).start()
+    srv, pw = serve(["--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db"])
 
     def phase(n: int, secs: float, first: int) -> dict:
         out = subprocess.run([sys.executable, __file__, "--load-only", base, ttok, str(lid), code, str(n), str(secs),
@@ -164,11 +146,7 @@ def main() -> int:
             loop = c.get(f"/api/loop?last={int(a.seconds)}", headers=ha).json()
             mode = c.get("/api/state", headers=ha).json()["mode"]
     finally:
-        srv.send_signal(signal.SIGINT)
-        try:
-            srv.wait(20)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        stop(srv, 20)
     load_avg = os.getloadavg()
     print(f"lesson_load: teacher + {res['learners']} learners for {res['seconds']:.0f} s from a second process "
           f"({os.cpu_count()} CPUs, load average {load_avg[0]:.1f} / {load_avg[1]:.1f} / {load_avg[2]:.1f})")

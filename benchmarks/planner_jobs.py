@@ -16,18 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from api_load import _free_port  # noqa: E402  (the same viewer load as the HMI benchmark)
+from _serve import free_port, serve, stop  # noqa: E402
 
 
 def _phase(base: str, tok: str, viewers: int, seconds: float) -> dict:
@@ -47,20 +44,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="h2q-bench-plan-"))
     (tmp / "settings.yaml").write_text(f"jobs_workers: {a.workers}\njobs_max_active: 4\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    h2q = str(Path(sys.executable).parent / "h2q")
-    srv = subprocess.Popen([h2q, "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db", "--config",
-                            str(tmp / "settings.yaml")], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    pw = None
-    assert srv.stdout is not None
-    for line in srv.stdout:
-        m = re.search(r"password: (\S+)", line)
-        pw = m.group(1) if m else pw
-        if line.startswith("Open http"):
-            break
-    threading.Thread(target=srv.stdout.read, daemon=True).start()
+    srv, pw = serve(["--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db", "--config", str(tmp / "settings.yaml")])
     jobs_info: list[dict] = []
     try:
         with httpx.Client(base_url=base, timeout=30) as c:
@@ -96,11 +82,7 @@ def main() -> int:
             for i in ids:  # leave nothing running
                 c.post(f"/api/plan/jobs/{i}/cancel", headers=h)
     finally:
-        srv.send_signal(signal.SIGINT)
-        try:
-            srv.wait(30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        stop(srv, 30)
     print(f"planner_jobs: {a.viewers} HMI viewers for {a.seconds:.0f} s per phase ({os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f} at the end; run took {time.time() - t0:.0f} s)")
     print(f"  Dask: {cluster['scheduler']} with {cluster['workers']} worker(s); both jobs running "

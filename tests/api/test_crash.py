@@ -29,7 +29,9 @@ def _free_port() -> int:
 
 
 def _start(db_url: str, cfg: Path, port: int) -> tuple[subprocess.Popen[str], str | None]:
+    # the test's own data directory (lock, persisted plant state) next to its config, never the user's
     proc = subprocess.Popen([*H2Q, "serve", "--port", str(port), "--db", db_url, "--config", str(cfg),
+                             "--data-dir", str(cfg.parent / "data"),
                              "--scenario", str(SCENARIO)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=str(SCENARIO.parents[1]))
     pw = None

@@ -102,7 +102,7 @@ def test_whole_lesson(server: Server, browser: Any) -> None:
     teacher.fill("#login-name", "tina")
     teacher.fill("#login-password", PASSWORD)
     teacher.click("#login-submit")
-    teacher.wait_for_url(url + "/")
+    teacher.wait_for_url(url + "/lab")  # teachers land on their lessons, not on the plant HMI
     teacher.goto(url + "/lab?lang=en")
     teacher.fill("#f-class", "E1FS 2b")
     teacher.fill("#f-groups", "A, B")
@@ -189,7 +189,7 @@ def _photograph(browser: Any, server: Server, out: Path, lesson_id: int, code: s
         p.fill("#login-name", "tina")
         p.fill("#login-password", PASSWORD)
         p.click("#login-submit")
-        p.wait_for_url(url + "/")
+        p.wait_for_url(url + "/lab")
         w = "390" if phone else "desktop"
         for lang in ("de", "en"):
             for name, path in (("lessons", "/lab"), ("lesson", f"/lab/lesson/{lesson_id}"),

@@ -1,0 +1,58 @@
+"""Start and stop ``h2q serve`` for the benchmarks that measure a running server (not a benchmark itself)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+H2Q = str(Path(sys.executable).parent / "h2q")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(args: list[str]) -> tuple[subprocess.Popen[str], str | None]:
+    """Run ``h2q serve *args`` from the project root and wait until it listens.
+
+    Parameters
+    ----------
+    args : list of str
+        Options after ``serve`` (port, database, config ...).
+
+    Returns
+    -------
+    (process, password)
+        The server process and the one-time admin password it printed (None if the database had an admin).
+    """
+    srv = subprocess.Popen([H2Q, "serve", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    assert srv.stdout is not None
+    pw = None
+    for line in srv.stdout:
+        m = re.search(r"password: (\S+)", line)
+        pw = m.group(1) if m else pw
+        if line.startswith("Open http"):
+            break
+    else:
+        raise RuntimeError(f"h2q serve exited with {srv.wait()} before it listened")
+    threading.Thread(target=srv.stdout.read, daemon=True).start()  # keep its pipe drained
+    return srv, pw
+
+
+def stop(srv: subprocess.Popen[str], timeout_s: float = 20.0) -> None:
+    """Stop the server as Ctrl-C would; kill it if it has not ended after ``timeout_s``."""
+    srv.send_signal(signal.SIGINT)
+    try:
+        srv.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        srv.kill()

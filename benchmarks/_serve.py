@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -27,13 +28,16 @@ def serve(args: list[str]) -> tuple[subprocess.Popen[str], str | None]:
     Parameters
     ----------
     args : list of str
-        Options after ``serve`` (port, database, config ...).
+        Options after ``serve`` (port, database, config ...). Without ``--data-dir`` the server gets a fresh
+        one of its own: a benchmark never meets the plant state (or the lock) of the user's instance.
 
     Returns
     -------
     (process, password)
         The server process and the one-time admin password it printed (None if the database had an admin).
     """
+    if "--data-dir" not in args:
+        args = [*args, "--data-dir", tempfile.mkdtemp(prefix="h2q-bench-data-")]
     srv = subprocess.Popen([H2Q, "serve", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
     assert srv.stdout is not None

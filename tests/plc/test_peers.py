@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 from h2quarters.plc.virtual_plc import VirtualPlc
@@ -47,8 +48,13 @@ async def test_mbpoll_reads_and_writes_electrolyser_at_documented_addresses(plc:
     # read back holding 1002 and the electrolyser state (input 1200) and system state (input 18)
     rc, out = await mbpoll(port, "-a", "1", "-t", "4:float", "-r", "1002")
     assert rc == 0 and float(_values(out)[1002]) == 75.5, out
+    # starting → steady takes plant time: wait for it (a busy machine may be slower), then mbpoll must see it too
+    t0 = time.monotonic()
+    while plc.plant.read("el_state") != 3:
+        assert time.monotonic() - t0 < 60, f"electrolyser not steady within 60 s: {plc.plant.read('el_state')}"
+        await asyncio.sleep(0.1)
     rc, out = await mbpoll(port, "-a", "1", "-t", "3", "-r", "1200")
-    assert rc == 0 and int(_values(out)[1200]) == plc.plant.read("el_state") == 3, out  # starting → steady
+    assert rc == 0 and int(_values(out)[1200]) == plc.plant.read("el_state") == 3, out
     rc, out = await mbpoll(port, "-a", "1", "-t", "3", "-r", "18")
     assert rc == 0 and int(_values(out)[18]) == 1, out
     # stack temperature is a float at input 7518, the same value the plant holds

@@ -159,6 +159,10 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     assert page.locator("#pareto circle.pt").count() == 4
     assert page.locator("#pareto circle.pt.on").count() >= 1
     assert page.get_attribute("#report", "sandbox") == "allow-scripts"
+    # the report really renders inside its sandboxed frame (own CSP, framing by this origin allowed)
+    page.locator("#report").scroll_into_view_if_needed()
+    page.frame_locator("#report").locator("#sec-kpis h2").wait_for(state="visible", timeout=60_000)
+    page.locator("#kpi-table").scroll_into_view_if_needed()
     # compare two variants picked in the Pareto plot
     page.click("#pareto circle[data-variant='pv_kwp=60__tank_kg=20']")
     page.click("#pareto circle[data-variant='pv_kwp=99__tank_kg=20']")

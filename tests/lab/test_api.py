@@ -4,6 +4,7 @@ pilot's driver or PLC."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -168,6 +169,22 @@ async def test_lesson_through_api_never_touches_the_pilot(lab) -> None:  # noqa:
     assert year["lessons"] == 1 and year["learners"] == 2 and year["exercises_run"] == 2
     r = await c.get("/api/kpi/values?kpi=learners_reached", headers=teacher)
     assert [(v["value"], v["source"]) for v in r.json()] == [(3.0, "counted")]  # 2 learners + 1 teacher
+
+    # a lesson past its validity (here 2 s) refuses its learners' actions and new joins, naming the reason
+    r = await c.post("/api/lab/lessons", json={"class_name": "E1FS", "exercises": ["E10"], "groups": ["C"],
+                                               "valid_h": 2 / 3600}, headers=teacher)
+    assert r.status_code == 201, r.text
+    short = r.json()
+    r = await c.post("/api/lab/join", json={"code": short["code"], "pseudonym": "Quick Cat"})
+    assert r.status_code == 201, r.text
+    quick = {"X-Lab-Token": r.json()["token"]}
+    assert (await c.post(f"/api/lab/lessons/{short['lesson_id']}/start", headers=teacher)).status_code == 200
+    await asyncio.sleep(2.2)
+    r = await c.post("/api/lab/me/measure", json={"exercise": "E10", "measurement": "before"}, headers=quick)
+    assert r.status_code == 409 and r.json()["detail"]["code"] == "lab.expired", r.text
+    r = await c.post("/api/lab/join", json={"code": short["code"], "pseudonym": "Late Owl"})
+    assert r.status_code == 409 and r.json()["detail"]["code"] == "lab.expired", r.text
+    assert "expired" in r.json()["detail"]["message"]
 
     # the pilot: its driver never saw a write, its PLC registers and the command audit are unchanged
     # (the controller's own heartbeat to the PLC goes on: it is the only write the driver saw)

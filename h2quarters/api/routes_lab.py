@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -59,7 +60,8 @@ def service(request: Request) -> LessonService:
         with _CREATE:
             svc = getattr(app.state, "lab", None)
             if svc is None:
-                svc = LessonService(app.state.ctx.store)
+                ctx = app.state.ctx  # the pilot's hub and scenario: lessons that observe it read them, never write
+                svc = LessonService(ctx.store, hub=ctx.hub, scenario=ctx.scenario)
                 svc.on_close.append(lambda row: _book(app, row))
                 app.state.lab = svc
     return svc
@@ -132,6 +134,11 @@ class LessonIn(BaseModel):
     speed: float = Field(10.0, ge=SPEED_MIN, le=SPEED_MAX)
     backtrack_every_min: float = Field(2.0, ge=0.5, le=60.0)
     valid_h: float = Field(12.0, gt=0.0, le=24.0 * 14)
+    observe: Literal["live", "recorded"] | None = Field(
+        None, description="Observe the pilot itself, read-only, instead of simulated plants: its live values or a "
+                          "recorded day (``day``); only exercises whose plant lists that mode")
+    day: date | None = Field(None, ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                             description="The pilot's recorded day (Europe/Berlin) for observe = recorded")
 
 
 _T = errors(401, 403, 404, 409, 422)
@@ -141,7 +148,8 @@ _T = errors(401, 403, 404, 409, 422)
 def create_lesson(body: LessonIn, svc: Svc, p: Teacher) -> dict[str, Any]:
     """Join code, groups, one exercise plant per group (status ``created``)."""
     return _call(svc.create, p.name, body.class_name, body.exercises, body.groups, body.organisation,
-                 body.start_state, body.speed, int(body.backtrack_every_min * 60), body.valid_h)
+                 body.start_state, body.speed, int(body.backtrack_every_min * 60), body.valid_h,
+                 body.observe or "", None if body.day is None else body.day.isoformat())
 
 
 @router.get("/api/lab/lessons", responses=errors(401, 403), summary="The teacher's lessons, newest first")

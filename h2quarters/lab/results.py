@@ -86,19 +86,28 @@ def results_csv(store: Store, lesson_id: int) -> bytes:
     return _csv(head, rows)
 
 
+MOODLE_ID = "Email address"
+"""The identifier column of the Moodle file. Learners are pseudonyms without Moodle accounts, so it is left empty:
+the teacher fills in each pseudonym's Moodle e-mail address and maps it in Moodle's CSV grade import
+("Identify user by": map from ``Email address`` to ``Email address``); steps in ``docs/exercises.md``."""
+
+
 def moodle_csv(store: Store, lesson_id: int) -> bytes:
-    """Moodle gradebook import ("Import → CSV file"): an identifier column (map it to the learner's *ID number*
-    in Moodle — the pseudonym the learner gave) and one grade column per exercise (points earned)."""
+    """Moodle gradebook import (Grades → Import → CSV file): ``Pseudonym`` (map to *Ignore*), an empty
+    :data:`MOODLE_ID` column the teacher fills in, and one grade column per exercise in percent of its points
+    (0–100, a point as decimal separator: a new grade item's default maximum grade is 100)."""
     r = results(store, lesson_id)
     exs = [get_exercise(e) for e in r["lesson"]["exercises"]]
-    head = ["ID number"] + [f"{e.id} {e.title.de}" for e in exs]
+    head = ["Pseudonym", MOODLE_ID] + [f"{e.id} {e.title.de} (%)" for e in exs]
     rows = []
     for x in r["learners"]:
         per = []
         for e in exs:
             idx = [i for i, t in enumerate(r["tasks"]) if t["exercise_id"] == e.id]
-            per.append(round(sum((x["cells"][i] or 0.0) * r["tasks"][i]["points"] for i in idx), 2))
-        rows.append([x["pseudonym"], *per])
+            total = sum(r["tasks"][i]["points"] for i in idx)
+            earned = sum((x["cells"][i] or 0.0) * r["tasks"][i]["points"] for i in idx)
+            per.append(round(100.0 * earned / total, 1) if total else 0.0)
+        rows.append([x["pseudonym"], "", *per])
     return _csv(head, rows)
 
 

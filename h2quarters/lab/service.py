@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from h2quarters.lab import store as LS
+from h2quarters.lab.pilot import OBSERVE_MODES, PilotOffline, PilotPlant, recorded_day
 from h2quarters.store import Store
 from h2quarters.store.store import now_ms
 from h2quarters.training.catalog import load_catalog
@@ -133,6 +134,13 @@ class Lesson:
     exercises: list[Exercise]
     groups: dict[int, Group]
     t_wall: float = field(default_factory=time.monotonic)
+    observe: str = ""  # "" (own simulated plants), "live" or "recorded": the pilot itself, read-only
+    day: str | None = None  # the recorded day
+
+    @property
+    def read_only(self) -> bool:
+        """The groups observe the pilot: nothing may be written, injected, sped up or snapshotted."""
+        return bool(self.observe)
 
     @property
     def lesson_id(self) -> int:
@@ -170,6 +178,29 @@ def plant_setup(exercises: list[Exercise], start_state: str) -> PlantSetup:
     return setup
 
 
+EQUIPMENT = {"battery_soc_pct": "battery", "fc_power_kw": "fuel_cell", "pv_power_kw": "pv"}
+"""Tiles that need a part of the site: a plant without it has the register but no value (NaN), so no tile."""
+
+
+def plant_scenario(plant: Any) -> Any:
+    """The scenario a group plant belongs to (its sizes and parts), or None if unknown."""
+    scn = getattr(plant, "scenario", None)
+    if scn is None and getattr(plant, "setup", None) is not None:
+        scn = _scenario(plant.setup.scenario)
+    return scn if not isinstance(scn, str) else _scenario(scn)
+
+
+def has_equipment(scn: Any, signal: str) -> bool:
+    """Whether the site ``scn`` has the part ``signal`` reports on (unknown scenario: assume it has)."""
+    part = EQUIPMENT.get(signal)
+    return scn is None or part is None or bool(getattr(scn, part, None))
+
+
+def read_signals(exs: list[Exercise]) -> list[str]:
+    """What a lesson's pages and measurements read: the tiles and every measurement's signals."""
+    return sorted(set(TILE_SIGNALS) | {sig for e in exs for m in e.measurements for sig in m.signals})
+
+
 def _sig4(x: float) -> float | None:
     """4 significant digits (trends for the pages: smaller JSON, nothing a sparkline shows is lost)."""
     if not math.isfinite(x):
@@ -191,10 +222,16 @@ class LessonService:
         The shared store.
     tick : bool
         Run the background thread that advances running lessons (tests drive :meth:`step` themselves).
+    hub : SnapshotHub, optional
+        The pilot controller's snapshot hub: lessons that observe the live pilot read it (the HMI's read path).
+    scenario : Scenario, optional
+        The pilot's scenario (plant sizes for observing lessons' reference answers).
     """
 
-    def __init__(self, store: Store, tick: bool = True) -> None:
+    def __init__(self, store: Store, tick: bool = True, hub: Any = None, scenario: Any = None) -> None:
         self.store = store
+        self.hub = hub
+        self.scenario = scenario if scenario is not None else _scenario(PlantSetup().scenario)
         self.lessons: dict[int, Lesson] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -221,15 +258,19 @@ class LessonService:
                 self._advance(les)
                 for g in les.groups.values():
                     with g.lock:
-                        LS.save_snapshot(self.store, les.lesson_id, g.group_id, g.plant, "auto", "shutdown")
+                        self._backtrack(les, g, "shutdown")
             except Exception:  # noqa: BLE001 - the store may be gone already; the last backtrack stays
                 log.exception("lab: lesson %s: no shutdown backtrack", les.lesson_id)
 
     # ================================================================== teacher
     def create(self, teacher: str, class_name: str, exercises: list[str], groups: list[str],
                organisation: str = "", start_state: str = "exercise", speed: float = 10.0,
-               backtrack_every_s: int = 120, valid_h: float = 12.0) -> dict[str, Any]:
-        """Create a lesson (status ``created``) with a fresh join code and one plant per group."""
+               backtrack_every_s: int = 120, valid_h: float = 12.0, observe: str = "",
+               day: str | None = None) -> dict[str, Any]:
+        """Create a lesson (status ``created``) with a fresh join code and one plant per group.
+
+        ``observe`` = ``live`` or ``recorded`` (with ``day``): the groups observe the pilot itself, read-only,
+        instead of running their own simulated plants (every exercise with a plant must allow that mode)."""
         if not exercises:
             raise LabError(422, "lab.no_exercises", "exercises: give at least one exercise id", field="exercises")
         try:
@@ -244,6 +285,7 @@ class LessonService:
         names = [g.strip() for g in groups if g.strip()]
         if not 1 <= len(names) <= 12 or len(set(names)) != len(names):
             raise LabError(422, "lab.groups", f"groups = {groups!r}: 1..12 distinct names", field="groups")
+        frame = self._check_observe(exs, observe, day, start_state)
         setup = plant_setup(exs, start_state)
         t = now_ms()
         row = {"code": self._new_code(), "class_name": class_name.strip(), "organisation": organisation.strip(),
@@ -253,15 +295,77 @@ class LessonService:
                "t_expires_ms": t + int(valid_h * 3_600_000)}
         seeds = [secrets.randbelow(2**31) for _ in names]
         lid, gids = LS.insert_lesson(self.store, row, list(zip(names, seeds)))
-        live = Lesson(LS.lesson_row(self.store, lid) or {}, exs, {})
+        live = Lesson(LS.lesson_row(self.store, lid) or {}, exs, {}, observe=observe, day=day)
         for gid, n, s in zip(gids, names, seeds):
-            g = Group(gid, n, s, ExercisePlant(setup, seed=s))
-            LS.save_snapshot(self.store, lid, gid, g.plant, "manual", "start")
+            g = Group(gid, n, s, self._observe_plant(live, frame) if observe else ExercisePlant(setup, seed=s))
+            if not observe:
+                LS.save_snapshot(self.store, lid, gid, g.plant, "manual", "start")
             live.groups[gid] = g
         with self._lock:
             self.lessons[lid] = live
-        LS.add_event(self.store, lid, "create", data={"teacher": teacher, "start_state": start_state})
+        LS.add_event(self.store, lid, "create", data={"teacher": teacher, "start_state": start_state,
+                                                      "observe": observe, "day": day})
         return self.summary(lid)
+
+    def _check_observe(self, exs: list[Exercise], observe: str, day: str | None, start_state: str) -> Any:
+        """Validate an observing lesson; returns the recorded day's plant (its frame is shared by the groups)."""
+        if not observe:
+            if day is not None:
+                raise LabError(422, "lab.day", "day is only for observe = 'recorded'", field="day", value=day)
+            return None
+        if observe not in OBSERVE_MODES:
+            raise LabError(422, "lab.observe", f"observe = {observe!r}; allowed: {', '.join(OBSERVE_MODES)}",
+                           field="observe", value=observe, allowed=list(OBSERVE_MODES))
+        plant_ex = [e for e in exs if e.plant.kind == "plant"]
+        bad = [e.id for e in plant_ex if observe not in e.plant.observe]
+        if bad or not plant_ex:
+            ok = sorted((e.id for e in catalog().values() if observe in e.plant.observe), key=lambda x: int(x[1:]))
+            raise LabError(422, "lab.observe_unsupported", f"observe = {observe!r}: exercises "
+                           f"{', '.join(bad) or 'without a plant'} cannot observe the pilot that way; these can: "
+                           f"{', '.join(ok)}", field="exercises", value=bad, allowed=ok)
+        if start_state != "exercise":
+            raise LabError(422, "lab.start_state", f"start_state = {start_state!r}: a lesson observing the pilot "
+                           "cannot set the pilot's state; use 'exercise'", field="start_state", value=start_state,
+                           allowed=["exercise"])
+        if observe == "live":
+            if day is not None:
+                raise LabError(422, "lab.day", "day is only for observe = 'recorded'", field="day", value=day)
+            if self.hub is None or not self.hub.latest()[0]:
+                raise LabError(409, "lab.pilot_offline", "the pilot has published no values (is its controller "
+                               "running on this server?)", field="observe", value=observe)
+            return None
+        if not day:
+            raise LabError(422, "lab.day", "observe = 'recorded' needs day (YYYY-MM-DD)", field="day")
+        try:
+            return recorded_day(self.store, day, self.scenario, read_signals(exs))
+        except ValueError as exc:
+            raise LabError(422, "lab.day", f"day = {day!r}: {exc}", field="day", value=day) from None
+
+    def _observe_plant(self, les: Lesson, recorded: Any = None, cursor_s: float = 0.0) -> Any:
+        """A group's plant of an observing lesson (each group its own cursor; a recording's data shared)."""
+        if les.observe == "live":
+            return PilotPlant(self.hub, self.scenario, t0_ms=int(les.row["t_created_ms"]))
+        plant = recorded_day(self.store, str(les.day), self.scenario, read_signals(les.exercises)) \
+            if recorded is None else \
+            recorded.fresh()
+        plant.advance(cursor_s)
+        return plant
+
+    @staticmethod
+    def _refuse_read_only(les: Lesson, action: str) -> None:
+        """A write-type action on a lesson that observes the pilot: refused, naming the action."""
+        if les.read_only:
+            what = "the live pilot" if les.observe == "live" else f"the pilot's recorded day {les.day}"
+            raise LabError(403, "lab.read_only", f"{action} refused: this lesson observes {what} read-only; "
+                           "nothing can be changed on it", action=action, observe=les.observe)
+
+    def _backtrack(self, les: Lesson, g: Group, label: str) -> None:
+        """An automatic backtrack of a group: its plant, or for an observed recording only its cursor."""
+        if les.read_only:
+            if les.observe == "recorded":
+                LS.add_event(self.store, les.lesson_id, "cursor", group_id=g.group_id, plant_t_s=g.plant.t_s)
+            return
+        LS.save_snapshot(self.store, les.lesson_id, g.group_id, g.plant, "auto", label)
 
     def _new_code(self) -> str:
         return "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
@@ -310,6 +414,7 @@ class LessonService:
         """Plant speed (0.5–60× wall time)."""
         self._check_speed(speed)
         les = self.live(lesson_id)
+        self._refuse_read_only(les, "speed")
         self._advance(les)  # time so far at the old speed
         les.row["speed"] = float(speed)
         LS.update_lesson(self.store, lesson_id, speed=float(speed))
@@ -330,7 +435,7 @@ class LessonService:
         first = not LS.events(self.store, lesson_id, ("close",))  # counted once, even if reopened and closed again
         with self._lock:
             self.lessons.pop(lesson_id, None)
-        for g in les.groups.values():
+        for g in les.groups.values() if not les.read_only else []:
             with g.lock:
                 LS.save_snapshot(self.store, lesson_id, g.group_id, g.plant, "manual", "close")
         LS.update_lesson(self.store, lesson_id, status="closed", t_closed_ms=now_ms())
@@ -360,6 +465,7 @@ class LessonService:
     def snapshot(self, lesson_id: int, label: str = "") -> list[int]:
         """A snapshot of every group's plant now."""
         les = self.live(lesson_id)
+        self._refuse_read_only(les, "snapshot")
         self._advance(les)
         out = []
         for g in les.groups.values():
@@ -371,6 +477,7 @@ class LessonService:
     def restore_snapshot(self, lesson_id: int, snapshot_id: int) -> dict[str, Any]:
         """Put a group's plant back to a snapshot (learners' tables keep their readings)."""
         les = self.live(lesson_id)
+        self._refuse_read_only(les, "restore")
         snap = LS.snapshot_data(self.store, snapshot_id)
         if snap is None or snap["lesson_id"] != lesson_id:
             raise LabError(404, "lab.snapshot_unknown", f"snapshot {snapshot_id} is not one of lesson {lesson_id}",
@@ -390,6 +497,7 @@ class LessonService:
     def inject(self, lesson_id: int, order: FaultOrder) -> dict[str, Any]:
         """Inject (or schedule) a fault into the lesson's plants; the true fault is shown to the teacher only."""
         les = self.live(lesson_id)
+        self._refuse_read_only(les, "fault")
         kind, target, value = order.kind, order.target, order.value
         if order.choice is not None:
             ch = next((c for e in les.exercises for c in e.plant.fault_choices if c.id == order.choice), None)
@@ -452,6 +560,7 @@ class LessonService:
     def clear_faults(self, lesson_id: int) -> int:
         """Remove every fault and pending order of the lesson's plants."""
         les = self.live(lesson_id)
+        self._refuse_read_only(les, "clear_faults")
         n = 0
         for g in les.groups.values():
             with g.lock:
@@ -528,7 +637,7 @@ class LessonService:
                                 {s: _sig4(g.plant.true_value(s)) for s in self._tiles(g)}))
                 if now - g.t_backtrack >= float(les.row["backtrack_every_s"]):
                     g.t_backtrack = now
-                    LS.save_snapshot(self.store, les.lesson_id, g.group_id, g.plant, "auto", "backtrack")
+                    self._backtrack(les, g, "backtrack")
 
     def step(self) -> None:
         """Advance every running lesson to now (the background thread calls this every 0.5 s)."""
@@ -546,8 +655,12 @@ class LessonService:
 
     @staticmethod
     def _tiles(g: Group) -> list[str]:
-        known = set(g.plant.signals())
-        return [s for s in TILE_SIGNALS if s in known]
+        try:
+            known = set(g.plant.signals())
+        except PilotOffline:
+            return []
+        scn = plant_scenario(g.plant)
+        return [s for s in TILE_SIGNALS if s in known and has_equipment(scn, s)]
 
     # ================================================================== learners
     def join(self, code: str, pseudonym: str, group_id: int | None = None) -> dict[str, Any]:
@@ -637,10 +750,13 @@ class LessonService:
             if s.exercise.plant.kind != "plant":
                 r = s.take(m.id)  # a learner's own bench: setpoints and wait as the exercise says
             else:
-                for sp in m.setpoints:
+                for sp in m.setpoints if not les.read_only else []:  # an observed pilot: read only
                     s.plant.write(sp.signal, s.params.get(str(sp.value).strip("{}"), sp.value)
                                   if isinstance(sp.value, str) else sp.value)
-                r = s.plant.measure(m.id, list(m.signals))
+                try:
+                    r = s.plant.measure(m.id, list(m.signals))
+                except PilotOffline as exc:
+                    raise LabError(409, "lab.pilot_offline", str(exc)) from None
                 s.readings[m.id] = r
                 s.order.append(r)
         LS.add_event(self.store, les.lesson_id, "measure", group_id=g.group_id, learner_id=learner["learner_id"],
@@ -651,6 +767,7 @@ class LessonService:
     def setpoint(self, learner: dict[str, Any], exercise_id: str, signal: str, value: Any) -> dict[str, Any]:
         """Write a setpoint the exercise allows, on the group's plant, within the PLC's limits."""
         les, g = self._ctx(learner)
+        self._refuse_read_only(les, "setpoint")
         with g.lock:
             s = self._session(les, g, learner, exercise_id)
             allowed = sorted({sp.signal for m in s.exercise.measurements for sp in m.setpoints})
@@ -726,8 +843,15 @@ class LessonService:
         """Lesson row (JSON-ready) with groups."""
         les = self.lessons.get(lesson_id)
         row = dict(les.row) if les is not None else (LS.lesson_row(self.store, lesson_id) or {})
-        return {**row, "groups": [{"group_id": g["group_id"], "name": g["name"]}
-                                  for g in LS.groups(self.store, lesson_id)]}
+        observe, day = (les.observe, les.day) if les is not None else self._observe_of(lesson_id)
+        return {**row, "observe": observe, "day": day,
+                "groups": [{"group_id": g["group_id"], "name": g["name"]} for g in LS.groups(self.store, lesson_id)]}
+
+    def _observe_of(self, lesson_id: int) -> tuple[str, str | None]:
+        """How a lesson observes the pilot, from its ``create`` event (``""`` for own simulated plants)."""
+        ev = LS.events(self.store, lesson_id, ("create",))
+        d = ev[0]["data"] if ev else {}
+        return str(d.get("observe") or ""), d.get("day")
 
     def _plant_view(self, g: Group, truth: bool) -> dict[str, Any]:
         with g.lock:
@@ -773,7 +897,8 @@ class LessonService:
         mine = LS.events(self.store, int(learner["lesson_id"]), ("measure", "answer", "hint"),
                          learner_id=int(learner["learner_id"]))
         out: dict[str, Any] = {
-            "lesson": {k: row.get(k) for k in ("lesson_id", "class_name", "status", "speed", "revealed", "code")},
+            "lesson": {**{k: row.get(k) for k in ("lesson_id", "class_name", "status", "speed", "revealed", "code")},
+                       "observe": les.observe if les is not None else self._observe_of(int(learner["lesson_id"]))[0]},
             "learner": {k: learner[k] for k in ("learner_id", "pseudonym", "group_id")},
             "exercises": [exercise_brief(e) for e in exs] if brief else [{"id": e.id} for e in exs],
             "readings": [{"exercise_id": e["exercise_id"], "measurement_id": e["data"]["measurement_id"],
@@ -815,15 +940,24 @@ class LessonService:
         lid = int(row["lesson_id"])
         exs = [get_exercise(e) for e in row["exercises"]]
         setup = plant_setup(exs, row["start_state"])
-        les = Lesson(row, exs, {})
+        observe, day = self._observe_of(lid)
+        les = Lesson(row, exs, {}, observe=observe, day=day)
         snaps: dict[int, int] = {}
-        for gr in LS.groups(self.store, lid):
+        evs = LS.events(self.store, lid)
+        recorded = None
+        for gr in LS.groups(self.store, lid) if observe else []:  # the pilot again, a recording at its cursor
+            cursor = max([float(e["plant_t_s"]) for e in evs if e["group_id"] == gr["group_id"]
+                          and e["plant_t_s"] is not None] or [0.0])
+            plant = self._observe_plant(les, recorded, cursor)
+            recorded = recorded or (plant if observe == "recorded" else None)
+            les.groups[gr["group_id"]] = Group(gr["group_id"], gr["name"], gr["seed"], plant,
+                                               t_backtrack=time.monotonic())
+        for gr in LS.groups(self.store, lid) if not observe else []:
             snap = LS.latest_snapshot(self.store, gr["group_id"])
             snaps[gr["group_id"]] = snap["t_ms"] if snap is not None else -1
             plant = LS.load_plant(snap["data"], setup) if snap is not None else ExercisePlant(setup, seed=gr["seed"])
             les.groups[gr["group_id"]] = Group(gr["group_id"], gr["name"], gr["seed"], plant,
                                                t_backtrack=time.monotonic())
-        evs = LS.events(self.store, lid)
         fired = {(e["group_id"], e["data"].get("order_id")) for e in evs if e["kind"] == "fault_fired"}
         # what changed a plant after its snapshot is applied again: faults fired, setpoints written, faults cleared
         for g in les.groups.values():

@@ -107,24 +107,27 @@ class ReplayPlant(_Recorder):
         return cls(df, **kw)
 
     @classmethod
-    def from_store(cls, url: str, day: str, signals: list[str] | None = None, bucket_s: int = 10,
+    def from_store(cls, url: Any, day: str, signals: list[str] | None = None, bucket_s: int = 10,
                    tz: str = "Europe/Berlin", **kw: Any) -> ReplayPlant:
         """One day (local midnight to midnight) of the controller's store, resampled to ``bucket_s``.
 
-        Only SELECT statements are issued (the store is opened without creating tables).
+        ``url`` is a database URL (opened without creating tables) or an open :class:`~h2quarters.store.Store`
+        (the server's own, left open). Only SELECT statements are issued.
         """
         from h2quarters.store.store import Store
 
         d0 = pd.Timestamp(day).tz_localize(tz) if pd.Timestamp(day).tzinfo is None else pd.Timestamp(day)
         d1 = d0 + pd.Timedelta(days=1)
-        st = Store(url, create=False)
+        own = not isinstance(url, Store)
+        st = Store(url, create=False) if own else url
         try:
             names = signals or sorted(st.signal_ids())
             if not names:
                 raise ValueError(f"{url}: the store holds no signals")
             hist = st.history(names, int(d0.timestamp() * 1000), int(d1.timestamp() * 1000) - 1, bucket_s=bucket_s)
         finally:
-            st.close()
+            if own:
+                st.close()
         cols = {}
         for name, h in hist.items():
             if h["t_ms"]:

@@ -80,6 +80,11 @@ class PlantSetup(Strict):
     ``kind``: ``plant`` is the site plant behind the virtual PLC (:class:`h2quarters.plc.plant.PlantState`) of
     ``scenario``; ``fc_bench`` is a fuel-cell test bench of ``n_units`` stacks (polarisation model of
     :func:`h2quarters.models.fuelcell.pem_cell_voltage_v`); ``none`` is a paper task (no plant).
+
+    ``observe`` lists the ways a lesson may run the exercise on the pilot itself, read-only, instead of a simulated
+    plant: ``live`` (the pilot's current values, as the HMI shows them) or ``recorded`` (a stored day of the
+    pilot played back). Only ``kind: plant`` exercises whose answers follow from readings alone qualify; their
+    setpoints are then skipped, nothing is ever written to the pilot.
     """
 
     kind: Literal["plant", "fc_bench", "none"] = "plant"
@@ -98,6 +103,19 @@ class PlantSetup(Strict):
     n_cells: Annotated[int, Field(ge=1, le=200)] = 10
     cell_area_cm2: Annotated[float, Field(gt=0.0, le=1000.0)] = 50.0
     t_fc_c: Annotated[float, Field(ge=0.0, le=100.0)] = 60.0
+    observe: list[Literal["live", "recorded"]] = []
+
+    @model_validator(mode="after")
+    def _observable(self) -> PlantSetup:
+        if self.observe and self.kind != "plant":
+            raise ValueError(f"observe = {self.observe}: only a kind 'plant' exercise can observe the pilot "
+                             f"(kind is {self.kind!r})")
+        if self.observe and (self.faults or self.fault_choices):
+            raise ValueError("observe: an exercise with faults cannot observe the pilot (no fault is injected "
+                             "into the pilot)")
+        if len(set(self.observe)) != len(self.observe):
+            raise ValueError(f"observe = {self.observe}: each mode once")
+        return self
 
 
 class Setpoint(Strict):

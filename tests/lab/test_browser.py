@@ -215,3 +215,74 @@ def _photograph(browser: Any, server: Server, out: Path, lesson_id: int, code: s
         j = _ctx(browser, phone).new_page()
         j.goto(f"{url}/lab/join?code={code}&lang=de")
         j.screenshot(path=str(out / f"join-de-{w}.png"), full_page=True)
+
+
+def test_observe_lesson_pages_hide_every_write_control(server: Server, browser: Any) -> None:
+    """A lesson on a recorded day of the pilot, created through the form: the station shows why its fault,
+    speed and snapshot controls are gone; a learner (phone) has no setpoint field but measures."""
+    import pandas as pd
+
+    sig = ["el_stack_current_a", "el_h2_total_nl", "el_energy_kwh", "el_electrolyte_temperature_c",
+           "tank_pressure_bar", "pv_power_kw", "battery_soc_pct"]
+    ids = server.store.ensure_signals([(s, "") for s in sig])
+    t0 = int(pd.Timestamp("2026-06-22 09:00", tz="Europe/Berlin").timestamp() * 1000)
+    server.store.write_measurements([(t0 + i * 60_000, [(ids[s], 10.0 + i * 0.1 * (k + 1), 0)
+                                                        for k, s in enumerate(sig)]) for i in range(120)])
+    url = server.url
+    tctx = _ctx(browser)
+    t = tctx.new_page()
+    t.goto(url + "/login")
+    t.fill("#login-name", "tina")
+    t.fill("#login-password", PASSWORD)
+    t.click("#login-submit")
+    t.wait_for_url(url + "/lab")
+    t.goto(url + "/lab?lang=en")
+    assert t.locator("#f-day").is_hidden()  # the day field only for a recorded day
+    t.fill("#f-class", "E2FS")
+    t.fill("#f-groups", "A")
+    t.uncheck("input[name=exercises][value=E10]")
+    t.check("input[name=exercises][value=E2]")
+    t.select_option("#f-observe", "recorded")
+    t.fill("#f-day", "2026-06-22")
+    t.click("#f-create")
+    t.wait_for_url(url + "/lab/lesson/*")
+    lesson_id = int(t.url.rsplit("/", 1)[1])
+    t.wait_for_function("!document.querySelector('#l-observe').hidden")
+    assert "recorded day 2026-06-22" in t.text_content("#l-observe")
+    for sel in ("#fault-form", "#b-speed-l", "#b-snapshot", "#snap-card"):
+        assert t.locator(sel).is_hidden(), sel
+    code = t.text_content("#l-code").strip()
+    t.click("#b-start")
+    t.wait_for_function("document.querySelector('#l-status').dataset.status === 'running'")
+    assert "battery_soc_pct" not in t.inner_html("#groups")  # recorded, but the site has no battery
+
+    lp = _ctx(browser, phone=True).new_page()
+    lp.goto(f"{url}/lab/join?code={code}&lang=en")
+    lp.fill("#j-name", "Sea Lion")
+    lp.click("#j-go")
+    lp.wait_for_selector("#tiles .tile")
+    assert lp.locator("#w-observe").is_visible() and lp.locator("form.sp").count() == 0
+    lp.click("button.measure[data-m=start]")
+    lp.wait_for_selector("#readings tbody tr")
+    shots = os.environ.get("H2Q_LAB_SHOTS")
+    if shots:
+        out = Path(shots)
+        out.mkdir(parents=True, exist_ok=True)
+        for phone in (False, True):
+            w = "390" if phone else "desktop"
+            tp = _ctx(browser, phone).new_page()
+            tp.context.add_cookies(tctx.cookies())
+            lq = lp if phone else lp.context.browser.new_context(viewport={"width": 1366, "height": 900},
+                                                                  bypass_csp=True).new_page()
+            if not phone:
+                lq.context.add_cookies(lp.context.cookies())
+            for lang in ("de", "en"):
+                for page, name, path in ((tp, "observe-lesson", f"/lab/lesson/{lesson_id}"),
+                                         (tp, "lessons", "/lab"), (lq, "observe-learner", "/lab/join")):
+                    page.goto(f"{url}{path}?lang={lang}")
+                    if name == "lessons":
+                        page.select_option("#f-observe", "recorded")
+                    time.sleep(1.0)
+                    page.screenshot(path=str(out / f"{name}-{lang}-{w}.png"), full_page=True)
+                    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"] + 1, \
+                        f"{name} {lang} {w} scrolls sideways"

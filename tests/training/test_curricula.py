@@ -93,3 +93,15 @@ def test_params_are_seeded_reproducible_and_on_their_grid() -> None:
     e10 = cat["E10"]
     faults = {draw_fault(e10, s).id for s in range(40)}
     assert faults == {f.id for f in e10.plant.fault_choices}
+
+
+def test_observe_declaration_names_the_bad_mode_and_the_plant_kind(tmp_path: Path) -> None:
+    """``plant.observe`` (run on the pilot read-only) allows live/recorded only, and only for site-plant exercises."""
+    assert load_exercise(write(tmp_path, E2)).plant.observe == ["live", "recorded"]
+    with pytest.raises(ConfigError) as exc:
+        load_exercise(write(tmp_path, E2.replace("observe: [live, recorded]", "observe: [live, pilot]")))
+    text = problems(exc)
+    assert "plant.observe" in text and "'pilot'" in text and "'live' or 'recorded'" in text and "(line" in text
+    with pytest.raises(ConfigError) as exc:
+        load_exercise(write(tmp_path, E2.replace("  kind: plant\n", "  kind: fc_bench\n")))
+    assert "only a kind 'plant' exercise can observe the pilot" in problems(exc)

@@ -11,7 +11,8 @@ document.addEventListener("DOMContentLoaded", () => {
           class_name: fd.get("class_name"), organisation: fd.get("organisation"),
           groups: String(fd.get("groups")).split(",").map((s) => s.trim()).filter(Boolean),
           exercises: fd.getAll("exercises"), start_state: fd.get("start_state"),
-          speed: Number(fd.get("speed")), backtrack_every_min: Number(fd.get("backtrack_every_min")) });
+          speed: Number(fd.get("speed")), backtrack_every_min: Number(fd.get("backtrack_every_min")),
+          observe: fd.get("observe") || null, day: fd.get("observe") === "recorded" ? (fd.get("day") || null) : null });
         location.href = "/lab/lesson/" + les.lesson_id;
       } catch (e) { msg(e.message, false); }
     });
@@ -20,6 +21,8 @@ document.addEventListener("DOMContentLoaded", () => {
       catch (e) { msg(e.message, false); }
     }));
   }
+  const obs = document.getElementById("f-observe");
+  if (obs) { const sync = () => { form.dataset.observe = obs.value; }; obs.addEventListener("change", sync); sync(); }
   const lesson = document.getElementById("lesson");
   if (lesson) station(lesson.dataset.id);
 });
@@ -60,6 +63,14 @@ function station(id) {
     st.dataset.status = d.status; st.textContent = tr("status." + d.status);
     document.getElementById("l-speed").textContent = num(d.speed, d.speed % 1 ? 1 : 0) + "×";
     const s = d.status;
+    // a lesson that observes the pilot changes nothing on it: its write controls are gone (the API refuses them)
+    document.body.classList.toggle("observe", !!d.observe);
+    const ob = document.getElementById("l-observe");
+    ob.hidden = !d.observe;
+    if (d.observe) ob.textContent = tr("observe.banner_" + d.observe).replace("{day}", d.day || "");
+    document.querySelectorAll(".w-write").forEach((w) => { w.hidden = !!d.observe; });
+    document.getElementById("b-speed").disabled = !!d.observe;
+    document.getElementById("b-snapshot").disabled = !!d.observe;
     document.getElementById("b-start").disabled = s !== "created";
     document.getElementById("b-freeze").disabled = s !== "running";
     document.getElementById("b-resume").disabled = s !== "frozen";
@@ -78,7 +89,7 @@ function station(id) {
       if (g.plant) {
         const tb = el("div", { className: "tiles" }); tiles(tb, g.plant); card.append(tb);
         const faults = g.plant.faults || [];
-        card.append(el("p", { className: faults.length ? "truefault" : "hint",
+        if (!d.observe) card.append(el("p", { className: faults.length ? "truefault" : "hint",
           text: tr("lesson.fault_true") + ": " + (faults.length ? faults.map((f) => (f.choice || f.kind) + (f.target ? " @" + f.target : "") +
             (f.value !== null ? " = " + num(f.value) : "") + " (" + (f.hidden ? tr("lesson.hidden") : "✓") + ", " + tr("when." + f.when) + ")").join("; ") : tr("lesson.none_faults")) }));
         if ((g.plant.pending || []).length) card.append(el("p", { className: "hint", text: tr("lesson.pending") + ": " + g.plant.pending.map((p) => p.kind + " (" + tr("when." + p.when) + ")").join(", ") }));

@@ -67,6 +67,7 @@ function task() {
   box.replaceChildren(el("h2", { text: e.id + " " + e.title[L] }), el("p", { text: e.introduction[L] }),
     el("p", {}, el("b", { text: tr("learner.task") + ": " }), e.tasks[L]));
   if (e.safety.length) box.append(el("p", { className: "alarm", text: tr("learner.safety") + ": " + e.safety.map((s) => s[L]).join(" ") }));
+  if (ME.lesson.observe) box.append(el("p", { className: "note", id: "w-observe", text: tr("observe.learner") }));
   const ms = el("div", { className: "meas" });
   for (const m of e.measurements) {
     const b = el("button", { type: "button", className: "measure", "data-m": m.id, text: tr("learner.measure") + ": " + m.text[L] });
@@ -77,7 +78,7 @@ function task() {
     ms.append(b);
   }
   box.append(ms);
-  for (const sig of e.setpoints) {
+  for (const sig of ME.lesson.observe ? [] : e.setpoints) {  // observing the pilot: nothing to set
     const f = el("form", { className: "sp" }, el("label", {}, tr("learner.setpoint") + " " + sig,
       el("input", { type: "number", step: "any", name: "v", required: true })), el("button", { type: "submit", text: tr("learner.set") }));
     f.addEventListener("submit", async (ev) => {

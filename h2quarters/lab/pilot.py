@@ -60,8 +60,8 @@ class PilotPlant(_Recorder):
 
     def refresh(self) -> None:
         """Take the controller's newest snapshot (values shown and measured until the next refresh)."""
-        seq, snap = self.hub.latest()
-        if not seq or not snap:
+        seq, snap = self.hub.latest() if self.hub is not None else (0, {})
+        if not seq or not snap:  # no pilot (yet): no values, signals() says so
             return
         sig = snap.get("signals", {})
         self._names = list(sig)

@@ -2,7 +2,8 @@
 
 A lesson's plants are :class:`h2quarters.training.plant.ExercisePlant` objects in this process — the virtual PLC's
 plant model with its own interlocks — and never the pilot's driver, PLC link or controller: nothing here imports
-or reaches :mod:`h2quarters.control` or a Modbus/OPC UA client. A background thread advances every running lesson
+:mod:`h2quarters.control` or a Modbus/OPC UA client. A lesson that *observes* the pilot reads it only through the
+controller's snapshot hub (the HMI's read path) or the store (:mod:`h2quarters.lab.pilot`). A background thread advances every running lesson
 at its speed (0.5–60× wall time), fires scheduled faults (at a plant time, as a ramp, on a condition) and takes an
 automatic backtrack every ``backtrack_every_s`` (the last 20 kept). Every action is appended to ``lab_events``;
 after a restart a running lesson resumes from its group's last snapshot and each learner's session is rebuilt by

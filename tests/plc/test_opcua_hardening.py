@@ -54,8 +54,8 @@ async def prod_plc(tmp_path: Path, scenario, profile):  # noqa: ANN001, ANN201
         await plc.stop()
 
 
-async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc: VirtualPlc,
-                                                                       tmp_path: Path) -> None:
+async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc: VirtualPlc, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     plc = prod_plc
     pki = tmp_path / "node-pki"
     base = {"endpoint": plc.opcua_endpoint, "pkiFolder": str(pki), "reads": [f"{NS}Plant.Storage.Pressure"]}
@@ -102,6 +102,33 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
     assert [f.kind for f in plc.plant.faults.active()] == ["sensor_stuck"]  # only the instructor's
     assert plc.plant.hold["el_production_rate_pct"] == 40.0 and plc.plant.config_open
 
+    # the teacher's CLI over Sign&Encrypt: it pins the PLC's certificate on first use (later calls skip the
+    # endpoint discovery), notices a changed one, and is subject to the same roles
+    from typer.testing import CliRunner
+
+    from h2quarters.cli import app
+    from h2quarters.cli import plc as plc_cli
+
+    monkeypatch.setattr(plc_cli, "CLIENT_PKI", tmp_path / "cli")  # its certificate is trusted by the fixture
+
+    def h2q(user: str, *args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(app, ["plc", "fault", *args, "--endpoint", plc.opcua_endpoint, "--user", user,
+                                     "--password", f"{user}-password"])
+        return r.exit_code, r.output
+
+    pin = plc_cli._pinned_server_cert(plc.opcua_endpoint)
+    server_der = (plc.settings.security.cert_dir / "server_cert.der").read_bytes()
+    for _ in range(2):  # first call pins, second uses the pin
+        rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")
+        assert rc == 0 and "sensor_stuck" in out and "warning" not in out, out
+        assert pin.read_bytes() == server_der
+    pin.write_bytes((tmp_path / "cli" / "client_cert.der").read_bytes())  # as if the PLC had a new PKI
+    rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")
+    assert rc == 0 and "sensor_stuck" in out and "has a new certificate" in out, out
+    assert pin.read_bytes() == server_der
+    rc, out = await asyncio.to_thread(h2q, "otto", "inject", "h2_leak", "--value", "0.1")
+    assert rc == 2 and "BadUserAccessDenied" in out, out
+    assert [f.kind for f in plc.plant.faults.active()] == ["sensor_stuck"]
 
 
 def _settings_file(tmp_path: Path, plc: VirtualPlc) -> Path:

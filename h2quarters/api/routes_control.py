@@ -27,7 +27,7 @@ from h2quarters.control.controller import (
     Controller,
     SetpointInvalid,
 )
-from h2quarters.store import now_ms
+from h2quarters.store import CommandRecord, now_ms
 
 router = APIRouter(prefix="/api", tags=["control"])
 
@@ -37,26 +37,6 @@ _STATUS = {"ok": 200, "pending": 202, "refused": 409, "failed": 502, "unknown": 
 DB_INT_MAX = 2_147_483_647
 """Largest id a database integer column holds (PostgreSQL ``integer``): bigger ids are 422, not a 500."""
 CMD_ERRORS = errors(401, 403, 409, 422, 502, 503, 504)
-
-
-class CommandOut(BaseModel):
-    """An audited command and its result."""
-
-    command_id: str
-    t_ms: int
-    user_name: str
-    role: str
-    source: str
-    kind: str
-    target: str
-    value: Any
-    status: Literal["pending", "ok", "refused", "failed", "unknown"]
-    t_result_ms: int | None
-    detail: str = Field(description="The result in English (see detail_code for pages in other languages)")
-    duplicate: bool = False
-    detail_code: str = Field("", description="The result as a stable message code, e.g. mode.set, link.down, "
-                                             "setpoint.need_manual, write.refused (empty while pending)")
-    detail_params: dict[str, Any] = Field(default_factory=dict, description="Parameters of detail_code")
 
 
 class ModeRequest(BaseModel):
@@ -118,7 +98,7 @@ async def _run(ctl: Controller, req: CommandRequest) -> JSONResponse:
 
 
 @router.post("/mode", summary="Change the controller mode (engineer, admin)", responses=CMD_ERRORS,
-             response_model=CommandOut)
+             response_model=CommandRecord)
 async def set_mode(body: ModeRequest, c: Ctx, p: Commander) -> JSONResponse:
     """off / manual / auto; refused (409) while SAFE is not acknowledged."""
     ctl = _controller(c)
@@ -126,7 +106,7 @@ async def set_mode(body: ModeRequest, c: Ctx, p: Commander) -> JSONResponse:
 
 
 @router.post("/setpoints", summary="Write a manual setpoint (engineer, admin)", responses=CMD_ERRORS,
-             response_model=CommandOut)
+             response_model=CommandRecord)
 async def set_setpoint(body: SetpointRequest, c: Ctx, p: Commander) -> JSONResponse:
     """Checked against the register map's limits first: out of range → 422 naming the limit, nothing sent."""
     ctl = _controller(c)
@@ -140,7 +120,7 @@ async def set_setpoint(body: SetpointRequest, c: Ctx, p: Commander) -> JSONRespo
 
 
 @router.post("/safe", summary="Command SAFE: plant to its safe state (engineer, admin)", responses=CMD_ERRORS,
-             response_model=CommandOut)
+             response_model=CommandRecord)
 async def command_safe(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse:
     """The controller enters SAFE (reason ``operator_safe``) and puts the PLC into its safe operating mode.
     Audited; left only by an acknowledgement (POST /api/safe/ack)."""
@@ -149,7 +129,7 @@ async def command_safe(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse:
 
 
 @router.post("/estop", summary="Emergency stop: the PLC's software E-stop (engineer, admin)",
-             responses=CMD_ERRORS, response_model=CommandOut)
+             responses=CMD_ERRORS, response_model=CommandRecord)
 async def command_estop(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse:
     """Enters SAFE and presses the PLC's software emergency stop (trips electrolyser and fuel cell, latched).
     Audited; released by the acknowledgement of SAFE (POST /api/safe/ack), which also resets the trip."""
@@ -158,7 +138,7 @@ async def command_estop(body: StopRequest, c: Ctx, p: Commander) -> JSONResponse
 
 
 @router.post("/safe/ack", summary="Acknowledge SAFE (engineer, admin)", responses=CMD_ERRORS,
-             response_model=CommandOut)
+             response_model=CommandRecord)
 async def ack_safe(body: AckRequest, c: Ctx, p: Commander) -> JSONResponse:
     """Resets the PLC's latched trips (whose causes are gone) and leaves SAFE to off."""
     ctl = _controller(c)

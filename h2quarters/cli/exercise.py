@@ -17,6 +17,10 @@ app.add_typer(exercise_app, name="exercise")
 
 Lang = Annotated[str, typer.Option("--lang", help="Language: de or en.")]
 Dir = Annotated[Path | None, typer.Option("--dir", help="Curricula directory (default: the shipped curricula/).")]
+ExerciseId = Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")]
+Seed = Annotated[int, typer.Option(help="Learner's seed (parameters, hidden fault, noise).")]
+TradeTasks = Annotated[str | None, typer.Option(help="Only the tasks of this trade (E12).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 _T = {
     "de": {"params": "Ihre Parameter", "measurements": "Messungen", "quantities": "Gefragt", "given": "Gegeben",
@@ -108,7 +112,7 @@ def _show(ex: Any, lg: str, params: dict[str, float] | None = None) -> None:
 
 
 @exercise_app.command("show")
-def show_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")], lang: Lang = "de",
+def show_cmd(exercise_id: ExerciseId, lang: Lang = "de",
              seed: Annotated[int | None, typer.Option(help="Show a learner's parameters for this seed.")] = None,
              directory: Dir = None) -> None:
     """Show an exercise: introduction, tasks, goals, safety notes, measurements and quantities."""
@@ -147,10 +151,10 @@ def _design_feedback(session: Any, lg: str) -> str | None:
 
 
 @exercise_app.command("run")
-def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")],
-            seed: Annotated[int, typer.Option(help="Learner's seed (parameters, hidden fault, noise).")],
+def run_cmd(exercise_id: ExerciseId,
+            seed: Seed,
             lang: Lang = "de",
-            trade: Annotated[str | None, typer.Option(help="Only the tasks of this trade (E12).")] = None,
+            trade: TradeTasks = None,
             learner: Annotated[str, typer.Option(help="Learner name, stored with the attempt.")] = "",
             log: Annotated[Path | None, typer.Option(help="Append the attempt to this JSON-lines file.")] = None,
             replay_csv: Annotated[Path | None, typer.Option(help="Replay a CSV export instead of a live plant.")]
@@ -237,10 +241,10 @@ def run_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E
 
 
 @exercise_app.command("solution")
-def solution_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")],
-                 seed: Annotated[int, typer.Option(help="Learner's seed.")], lang: Lang = "de",
-                 trade: Annotated[str | None, typer.Option(help="Only the tasks of this trade.")] = None,
-                 as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+def solution_cmd(exercise_id: ExerciseId,
+                 seed: Seed, lang: Lang = "de",
+                 trade: TradeTasks = None,
+                 as_json: AsJson = False,
                  directory: Dir = None) -> None:
     """Teacher solution for a seed: parameters, hidden fault, readings in plan order, reference answers."""
     from h2quarters.training.session import format_value, solution
@@ -270,11 +274,11 @@ def solution_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e
 
 
 @exercise_app.command("check")
-def check_cmd(exercise_id: Annotated[str, typer.Argument(help="Exercise id, e.g. E2.")],
+def check_cmd(exercise_id: ExerciseId,
               answers: Annotated[Path, typer.Option(
                   help="YAML/JSON file: {seed: N, trade: T, answers: {id: '12.3 kg'}}")],
               lang: Lang = "de",
-              as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+              as_json: AsJson = False,
               directory: Dir = None) -> None:
     """Check a file of answers for a seed (readings are the plan's, taken in order on that seed's plant)."""
     import yaml

@@ -194,30 +194,81 @@ def fault_kinds() -> None:
     typer.echo(catalogue_text())
 
 
+_LOGIN_REFUSED = ("BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected",
+                  "BadCertificateUntrusted", "BadSecurityPolicyRejected")
+"""Refusals that are about the client (user, password, its certificate), not about a changed server certificate."""
+
+
+def _pinned_server_cert(endpoint: str) -> Path:
+    """Where the CLI keeps the PLC certificate of ``endpoint`` that it saw first (trust on first use)."""
+    import hashlib
+
+    return CLIENT_PKI.expanduser() / "servers" / f"{hashlib.sha256(endpoint.encode()).hexdigest()[:32]}.der"
+
+
 def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, method: str,
                 *args: object) -> object:
+    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` in one short session.
+
+    Production (Sign&Encrypt): the client certificate is created once; the PLC's certificate is pinned on first
+    use, so later calls skip the endpoint discovery round trip (a second connection). If the PLC's certificate
+    changed (new PKI), the call says so and pins the new one.
+    """
     from asyncua import Client, ua
 
     from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
 
-    async def main() -> object:
+    async def call(server_der: bytes | None) -> tuple[object, bytes | None]:
         client = Client(endpoint, timeout=5)
+        client.session_timeout = 30_000  # one call; the server grants at most its own maximum anyway
         if not dev:
             from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-            from h2quarters.plc.security import ensure_client_certificate
+            cert, key = CLIENT_PKI.expanduser() / "client_cert.der", CLIENT_PKI.expanduser() / "client_key.pem"
+            if not (cert.is_file() and key.is_file()):
+                from h2quarters.plc.security import ensure_client_certificate
 
-            cert, key = await ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver")
+                cert, key = await ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver")
             client.application_uri = "urn:h2quarters:driver"
-            await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
-                                      mode=ua.MessageSecurityMode.SignAndEncrypt)
+            mode = ua.MessageSecurityMode.SignAndEncrypt
+            if server_der is None:  # first call to this endpoint: ask for its certificate (None channel)
+                eps = await client.connect_and_get_server_endpoints()
+                server_der = Client.find_endpoint(eps, mode, SecurityPolicyBasic256Sha256.URI).ServerCertificate
+            from asyncua.crypto.uacrypto import CertProperties
+
+            # contents, not paths: asyncua would read the files through anyio's thread pool (≈0.1 s more)
+            await client.set_security(SecurityPolicyBasic256Sha256, CertProperties(cert.read_bytes(), "der"),
+                                      CertProperties(key.read_bytes(), "pem"),
+                                      server_certificate=server_der, mode=mode)
             client.set_user(user or "")
-            client.set_password(password if password is not None else getpass.getpass("OPC UA password: "))
+            client.set_password(password)
         async with client:
             idx = await client.get_namespace_index(NAMESPACE_URI)
             faults = client.get_node(node_id("Plant.Faults", idx))
-            return await faults.call_method(node_id(f"Plant.Faults.{method}", idx), *args)
+            return await faults.call_method(node_id(f"Plant.Faults.{method}", idx), *args), server_der
 
+    async def main() -> object:
+        pinned = _pinned_server_cert(endpoint)
+        known = pinned.read_bytes() if not dev and pinned.is_file() else None
+        try:
+            out, seen = await call(known)
+        except (ua.UaError, OSError, TimeoutError) as exc:
+            if known is None or any(code in str(exc) for code in _LOGIN_REFUSED):
+                raise
+            out, seen = await call(None)  # refused with the pinned certificate: has the PLC a new one?
+            if seen != known:
+                from h2quarters.plc.opcua_hardening import fingerprint
+
+                typer.echo(f"warning: the PLC at {endpoint} has a new certificate (SHA-256 {fingerprint(seen)}); "
+                           f"pinned it in {pinned}", err=True)
+        if not dev and seen is not None and seen != known:
+            pinned.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            pinned.write_bytes(seen)
+        return out
+
+    if not dev and password is None:
+        password = getpass.getpass("OPC UA password: ")
+    logging.getLogger("asyncua").setLevel(logging.ERROR)  # refusals are reported below, once, without the noise
     try:
         return asyncio.run(main())
     except ua.UaStatusCodeError as exc:

@@ -86,6 +86,16 @@ class PlantContext:
         """Unit ids served."""
         return list(self.units)
 
+    def _device(self, device_id: int, func_code: int, allowed: tuple[int, ...]) -> str | ExcCodes:
+        """The device a request addresses, or the exception that answers it: unknown unit or Modbus covered by a
+        ``comm_loss`` fault → 0B, a function code this operation does not serve → 01."""
+        device = self.units.get(device_id)
+        if device is None or self.plant.faults.comm_lost("modbus"):
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        if func_code not in allowed:
+            return ExcCodes.ILLEGAL_FUNCTION
+        return device
+
     def _in_block(self, device: str, table: str, address: int, count: int) -> bool:
         return any(b.start <= address and address + count <= b.start + b.count
                    for b in self.blocks.get((device, table), []))
@@ -97,14 +107,10 @@ class PlantContext:
             regs = self._echo[2]
             self._echo = None
             return regs
-        device = self.units.get(device_id)
-        if device is None:
-            return ExcCodes.GATEWAY_NO_RESPONSE
+        device = self._device(device_id, func_code, (FC_READ_HOLDING, FC_READ_INPUT))
+        if isinstance(device, ExcCodes):
+            return device
         plant = self.plant
-        if plant.faults.comm_lost("modbus"):
-            return ExcCodes.GATEWAY_NO_RESPONSE
-        if func_code not in (FC_READ_HOLDING, FC_READ_INPUT):
-            return ExcCodes.ILLEGAL_FUNCTION
         table = "input" if func_code == FC_READ_INPUT else "holding"
         if not self._in_block(device, table, address, count):
             return ExcCodes.ILLEGAL_ADDRESS
@@ -125,14 +131,10 @@ class PlantContext:
                               values: list[int] | list[bool]) -> ExcCodes | None:
         """Apply a write (FC 06/16) all-or-nothing; an exception code if refused."""
         self._echo = None
-        device = self.units.get(device_id)
-        if device is None:
-            return ExcCodes.GATEWAY_NO_RESPONSE
+        device = self._device(device_id, func_code, (FC_WRITE_SINGLE, FC_WRITE_MULTIPLE))
+        if isinstance(device, ExcCodes):
+            return device
         plant = self.plant
-        if plant.faults.comm_lost("modbus"):
-            return ExcCodes.GATEWAY_NO_RESPONSE
-        if func_code not in (FC_WRITE_SINGLE, FC_WRITE_MULTIPLE):
-            return ExcCodes.ILLEGAL_FUNCTION
         plant.touch(device)
         regs = [int(v) for v in values]
         end = address + len(regs)

@@ -10,6 +10,8 @@
 - Republish answers BadSubscriptionIdInvalid / BadMessageNotAvailable instead of an empty Good message (node-opcua
   otherwise re-asks forever after a server restart), and subscription ids start at a random offset so that a
   restarted server does not hand out ids a client still holds.
+- Sessions of users whose rights were revoked in the users file (removed, role lowered, password changed) are
+  closed with their subscriptions (:meth:`HardenedServer.close_sessions`), so nothing more is published to them.
 - Client certificate trust list: only certificates whose SHA-256 fingerprint is in the trust directory (or listed
   explicitly) may open a secure channel; the directory is read on each new channel, so ``h2q plc trust`` takes
   effect without a restart.
@@ -22,6 +24,7 @@ import logging
 import secrets
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -149,12 +152,15 @@ class _GuardedProtocol(OPCUAProtocol):
                     if owner.limiter.locked(peer):
                         raise ServiceError(ua.StatusCodes.BadUserAccessDenied)
                     try:
-                        return await inner(typeid, requesthdr, seqhdr, body)
+                        result = await inner(typeid, requesthdr, seqhdr, body)
                     except (ServiceError, ua.UaStatusCodeError) as exc:
                         if getattr(exc, "code", None) in (ua.StatusCodes.BadUserAccessDenied,
                                                           ua.StatusCodes.BadIdentityTokenInvalid):
                             owner.limiter.failed(peer)
                         raise
+                    if proc.session is not None and proc.session.is_activated():
+                        owner.sessions.add(proc.session)
+                    return result
             token = CURRENT_USER.set(proc.session.user if proc.session is not None else None)
             try:
                 return await inner(typeid, requesthdr, seqhdr, body)
@@ -180,6 +186,25 @@ class HardenedServer(Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = LoginLimiter()
+        # activated client sessions, for closing those of revoked users (asyncua keeps a session with
+        # subscriptions alive past its connection, so the connections alone do not reach them all)
+        self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    async def close_sessions(self, names: set[str]) -> int:
+        """Close the sessions of the users ``names`` with their subscriptions, and drop their connections
+        (the clients see the channel closed). Returns the number of sessions closed."""
+        doomed = [s for s in list(self.sessions)
+                  if s.is_activated() and getattr(s.user, "name", None) in names]
+        for session in doomed:
+            await session.close_session(True)  # deletes its subscriptions: nothing more is published to it
+        for proto in list(getattr(self.bserver, "clients", None) or []):
+            proc = proto.processor
+            if proc is not None and proc.session in doomed and proto.transport is not None:
+                proto.transport.close()
+        if doomed:
+            log.warning("OPC UA: closed %d session(s) of %s: rights revoked in the users file", len(doomed),
+                        ", ".join(sorted(names)))
+        return len(doomed)
 
     def offers(self, uri: str, mode: ua.MessageSecurityMode) -> bool:
         """True if an offered endpoint has this security policy URI and mode."""

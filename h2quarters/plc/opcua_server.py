@@ -116,6 +116,7 @@ class OpcUaPlcServer:
         self._methods: dict[ua.NodeId, tuple[str, list[ua.VariantType]]] = {}
         self._last_sent: dict[ua.NodeId, Any] = {}
         self._publish_pending = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.endpoint = ""
 
     async def start(self) -> None:
@@ -139,7 +140,8 @@ class OpcUaPlcServer:
             users = load_users(Path(sec.users_file).expanduser())
             if not users:
                 raise ValueError(f"users file {sec.users_file} has no users")
-            self._users = PasswordUserManager(users, path=Path(sec.users_file).expanduser())
+            self._users = PasswordUserManager(users, path=Path(sec.users_file).expanduser(),
+                                              on_revoke=self._revoke_soon)
             server = HardenedServer(user_manager=self._users)
         await server.init()
         self.endpoint = f"opc.tcp://{host}:{self.port}/h2quarters/plc"
@@ -165,6 +167,8 @@ class OpcUaPlcServer:
         await server.start()
         self.server = server  # set only once listening, so stop() never stops a server that did not start
         self.plant.listeners.append(self._on_plant_write)
+        if self._users is not None:
+            self._tasks.add(asyncio.get_running_loop().create_task(self._watch_users()))
         if self.port == 0:
             sockets = server.bserver._server.sockets  # type: ignore[union-attr]
             self.port = sockets[0].getsockname()[1]
@@ -174,9 +178,26 @@ class OpcUaPlcServer:
         """Stop the server."""
         if self._on_plant_write in self.plant.listeners:
             self.plant.listeners.remove(self._on_plant_write)
+        for task in list(self._tasks):
+            task.cancel()
         if self.server is not None:
             await self.server.stop()
             self.server = None
+
+    async def _watch_users(self) -> None:
+        """Look at the users file once per ``recheck_s`` even while no request comes in: subscriptions publish
+        without requests, and a revoked user's must stop (the manager calls :meth:`_revoke_soon`)."""
+        assert self._users is not None
+        while True:
+            await asyncio.sleep(max(self._users.recheck_s, 0.1))
+            self._users.refresh()
+
+    def _revoke_soon(self, names: set[str]) -> None:
+        """Users-file change: close the sessions (and subscriptions) of ``names`` (from sync code, in the loop)."""
+        if isinstance(self.server, HardenedServer):
+            task = asyncio.get_running_loop().create_task(self.server.close_sessions(names))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ address space
     async def _build(self, server: Server) -> None:

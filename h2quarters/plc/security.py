@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +91,18 @@ class PasswordUserManager(UserManager):
     """asyncua user manager: user name + password from the users file, nothing else (no anonymous).
 
     With ``path`` the file is read again when it changes (checked at most once per ``recheck_s``), so removing a
-    user or lowering a role takes effect on open sessions at their next request, without a restart. A file that
-    no longer loads leaves no users (every request refused) rather than the old ones.
+    user or lowering a role takes effect on open sessions without a restart: ``on_revoke`` is called with the
+    names of the users who lost rights (removed, role lowered, password changed; every user if the file no longer
+    loads), and the server closes their sessions and subscriptions. A file that no longer loads leaves no users
+    (every request refused) rather than the old ones.
     """
 
-    def __init__(self, users: dict[str, dict[str, str]], path: Path | None = None, recheck_s: float = 1.0) -> None:
+    def __init__(self, users: dict[str, dict[str, str]], path: Path | None = None, recheck_s: float = 1.0,
+                 on_revoke: Callable[[set[str]], None] | None = None) -> None:
         self._users = users
         self._path = path
-        self._recheck_s = recheck_s
+        self.recheck_s = recheck_s
+        self.on_revoke = on_revoke
         self._checked = time.monotonic()
         self._mtime = self._stat()
 
@@ -107,23 +112,30 @@ class PasswordUserManager(UserManager):
         except OSError:
             return None
 
-    def _refresh(self) -> None:
-        if self._path is None or time.monotonic() - self._checked < self._recheck_s:
-            return
+    def refresh(self) -> set[str]:
+        """Re-read the users file if it changed (at most once per ``recheck_s``); the names whose rights were
+        revoked by the change (also passed to ``on_revoke``)."""
+        if self._path is None or time.monotonic() - self._checked < self.recheck_s:
+            return set()
         self._checked = time.monotonic()
         mtime = self._stat()
         if mtime == self._mtime:
-            return
+            return set()
         self._mtime = mtime
+        old = self._users
         try:
             self._users = load_users(self._path)
         except (OSError, ValueError, yaml.YAMLError) as exc:
             log.error("OPC UA users file unreadable, refusing every user until it is fixed: %s", exc)
             self._users = {}
+        revoked = {name for name, entry in old.items() if _lost_rights(entry, self._users.get(name))}
+        if revoked and self.on_revoke is not None:
+            self.on_revoke(revoked)
+        return revoked
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
-        self._refresh()
+        self.refresh()
         entry = self._users.get(username or "")
         # an unknown user costs the same scrypt run as a known one (no user enumeration by timing)
         ok = verify_password(password or "", entry["password"] if entry else _DUMMY_HASH)
@@ -133,9 +145,16 @@ class PasswordUserManager(UserManager):
 
     def role(self, username: str | None) -> str | None:
         """Role of a user of the file (None if unknown, e.g. removed since the session began)."""
-        self._refresh()
+        self.refresh()
         entry = self._users.get(username or "")
         return entry.get("role", "operator") if entry else None
+
+
+def _lost_rights(old: dict[str, str], new: dict[str, str] | None) -> bool:
+    """True if a users-file change removed the user, lowered the role or changed the password."""
+    if new is None or new.get("password") != old.get("password"):
+        return True
+    return role_rank(new.get("role", "operator")) < role_rank(old.get("role", "operator"))
 
 
 async def ensure_server_certificate(cert_dir: Path, application_uri: str) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from h2quarters.store import schema as S
 from h2quarters.store.engine import make_engines
 
-COMMAND_STATUSES = ("pending", "ok", "refused", "failed", "unknown")
+CommandStatus = Literal["pending", "ok", "refused", "failed", "unknown"]
+COMMAND_STATUSES: tuple[str, ...] = get_args(CommandStatus)
 """``pending``: audited, being sent by this process; ``unknown``: audited but no result after a restart."""
 
 
@@ -33,6 +34,9 @@ def now_ms() -> int:
 class CommandRecord:
     """One audited command with its result (``status`` pending/ok/refused/failed/unknown)."""
 
+    # the API's command routes answer with this record (response model): its attribute docstrings describe the fields
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"use_attribute_docstrings": True}
+
     command_id: str
     t_ms: int
     user_name: str
@@ -41,9 +45,10 @@ class CommandRecord:
     kind: str
     target: str
     value: Any
-    status: str
+    status: CommandStatus
     t_result_ms: int | None
     detail: str
+    """The result in English (see ``detail_code`` for pages in other languages)."""
     duplicate: bool = False
     detail_code: str = ""
     """The result as a stable message code (``mode.set``, ``link.down`` ...; empty before a result)."""

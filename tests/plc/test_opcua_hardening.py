@@ -54,8 +54,8 @@ async def prod_plc(tmp_path: Path, scenario, profile):  # noqa: ANN001, ANN201
         await plc.stop()
 
 
-async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc: VirtualPlc,
-                                                                       tmp_path: Path) -> None:
+async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc: VirtualPlc, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     plc = prod_plc
     pki = tmp_path / "node-pki"
     base = {"endpoint": plc.opcua_endpoint, "pkiFolder": str(pki), "reads": [f"{NS}Plant.Storage.Pressure"]}
@@ -101,6 +101,34 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
     assert c("ines", "Faults.Inject") == "Good" and w("ada", "Configuration.Begin") == "Good"
     assert [f.kind for f in plc.plant.faults.active()] == ["sensor_stuck"]  # only the instructor's
     assert plc.plant.hold["el_production_rate_pct"] == 40.0 and plc.plant.config_open
+
+    # the teacher's CLI over Sign&Encrypt: it pins the PLC's certificate on first use (later calls skip the
+    # endpoint discovery), notices a changed one, and is subject to the same roles
+    from typer.testing import CliRunner
+
+    from h2quarters.cli import app
+    from h2quarters.cli import plc as plc_cli
+
+    monkeypatch.setattr(plc_cli, "CLIENT_PKI", tmp_path / "cli")  # its certificate is trusted by the fixture
+
+    def h2q(user: str, *args: str) -> tuple[int, str]:
+        r = CliRunner().invoke(app, ["plc", "fault", *args, "--endpoint", plc.opcua_endpoint, "--user", user,
+                                     "--password", f"{user}-password"])
+        return r.exit_code, r.output
+
+    pin = plc_cli._pinned_server_cert(plc.opcua_endpoint)
+    server_der = (plc.settings.security.cert_dir / "server_cert.der").read_bytes()
+    for _ in range(2):  # first call pins, second uses the pin
+        rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")
+        assert rc == 0 and "sensor_stuck" in out and "warning" not in out, out
+        assert pin.read_bytes() == server_der
+    pin.write_bytes((tmp_path / "cli" / "client_cert.der").read_bytes())  # as if the PLC had a new PKI
+    rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")
+    assert rc == 0 and "sensor_stuck" in out and "has a new certificate" in out, out
+    assert pin.read_bytes() == server_der
+    rc, out = await asyncio.to_thread(h2q, "otto", "inject", "h2_leak", "--value", "0.1")
+    assert rc == 2 and "BadUserAccessDenied" in out, out
+    assert [f.kind for f in plc.plant.faults.active()] == ["sensor_stuck"]
 
 
 def _settings_file(tmp_path: Path, plc: VirtualPlc) -> Path:
@@ -270,29 +298,52 @@ async def test_node_opcua_client_gets_data_again_within_5_s_after_plc_restart(sc
         await plc.stop()
 
 
-async def test_reads_need_a_role_and_booleans_are_two_state_with_asyncua(prod_plc: VirtualPlc,
-                                                                         tmp_path: Path) -> None:
-    """Viewer reads (issue #15): a user removed from the users file reads nothing more from the plant in the
-    session it already has; booleans are TwoStateDiscreteType with the map's state names."""
-    import yaml
+async def _prod_client(plc: VirtualPlc, tmp_path: Path, user: str) -> Client:
+    """An asyncua client of the production PLC (Sign&Encrypt, trusted certificate, ``user``'s password)."""
     from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
     from h2quarters.plc.security import ensure_client_certificate
 
-    plc = prod_plc
-    plc.opcua._users._recheck_s = 0.0  # type: ignore[union-attr]  # see the file change at once
     cert, key = await ensure_client_certificate(tmp_path / "cli", "urn:h2quarters:driver")  # trusted by fixture
     c = Client(plc.opcua_endpoint, timeout=5)
     c.application_uri = "urn:h2quarters:driver"
     await c.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
                          mode=ua.MessageSecurityMode.SignAndEncrypt)
-    c.set_user("vera")
-    c.set_password("vera-password")
+    c.set_user(user)
+    c.set_password(f"{user}-password")
+    return c
+
+
+async def test_roles_two_state_booleans_and_revoked_users_lose_sessions_with_asyncua(prod_plc: VirtualPlc,
+                                                                                     tmp_path: Path) -> None:
+    """Viewer reads (issue #15); booleans are TwoStateDiscreteType with the map's state names.
+
+    A users-file change closes the sessions of users removed from it or whose role was lowered, with their
+    subscriptions, without any request from them: nothing more is published to them. Others keep receiving;
+    the lowered user logs in again with the lower role only."""
+    import contextlib
+
+    import yaml
+
+    plc = prod_plc
+    assert plc.opcua is not None and plc.opcua._users is not None
+    plc.opcua._users.recheck_s = 0.1
+    got: dict[str, list[int]] = {"vera": [], "ines": [], "otto": []}
 
     class _Handler:
-        def datachange_notification(self, *a: object) -> None: ...
+        def __init__(self, user: str) -> None:
+            self.user = user
 
-    async with c:
+        def datachange_notification(self, node: object, val: int, data: object) -> None:
+            got[self.user].append(int(val))
+
+    async def until(cond, what: str, timeout_s: float = 10.0) -> None:  # noqa: ANN001
+        t_end = time.monotonic() + timeout_s
+        while not cond():
+            assert time.monotonic() < t_end, f"{what} within {timeout_s} s; received {got}"
+            await asyncio.sleep(0.05)
+
+    async with await _prod_client(plc, tmp_path, "vera") as c:
         idx = await c.get_namespace_index("urn:h2quarters:plc")
         node = lambda s: c.get_node(ua.NodeId(s, idx))  # noqa: E731
         p = await node("Plant.Storage.Pressure").read_data_value()
@@ -305,17 +356,43 @@ async def test_reads_need_a_role_and_booleans_are_two_state_with_asyncua(prod_pl
         assert (false_state, true_state) == sig.states == ("released", "pressed")
         # the standard property browse names (namespace 0), as generic clients look them up
         assert await (await estop.get_child("0:TrueState")).read_browse_name() == ua.QualifiedName("TrueState", 0)
-        sub = await c.create_subscription(100, _Handler())
-        await sub.subscribe_data_change(node("Plant.Storage.Pressure"))  # allowed while vera is a viewer
+        # the server's own namespace is readable (clients need it to stay connected)
+        ns = await c.get_node(ua.NodeId(ua.ObjectIds.Server_NamespaceArray)).read_value()
+        assert "urn:h2quarters:plc" in ns
+
+    clients, subs = {}, {}
+    try:
+        for user in got:
+            c = clients[user] = await _prod_client(plc, tmp_path, user)
+            await c.connect()
+            idx = await c.get_namespace_index("urn:h2quarters:plc")
+            subs[user] = await c.create_subscription(50, _Handler(user))
+            await subs[user].subscribe_data_change(c.get_node(ua.NodeId("Plant.Controller.Heartbeat", idx)))
+        plc.plant.write("heartbeat", 101, source="test")
+        await until(lambda: all(101 in v for v in got.values()), "every subscriber gets the first value")
 
         users_file = plc.settings.security.users_file
         data = yaml.safe_load(users_file.read_text())
-        del data["users"]["vera"]
+        del data["users"]["vera"]  # removed
+        data["users"]["ines"]["role"] = "operator"  # lowered from instructor
         users_file.write_text(yaml.safe_dump(data))
-        dv = await node("Plant.Storage.Pressure").read_data_value(raise_on_bad_status=False)
-        assert dv.StatusCode.name == "BadUserAccessDenied" and (dv.Value is None or dv.Value.Value is None)
-        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
-            await sub.subscribe_data_change(node("Plant.Storage.Temperature"))
-        # the server's own namespace stays readable (clients need it to stay connected)
-        ns = await c.get_node(ua.NodeId(ua.ObjectIds.Server_NamespaceArray)).read_value()
-        assert "urn:h2quarters:plc" in ns
+        service = plc.opcua.server.iserver.subscription_service
+        # no request of theirs needed: the server looks at the file by itself
+        await until(lambda: set(service.subscriptions) == {subs["otto"].subscription_id},
+                    "only otto's subscription is left")
+        plc.plant.write("heartbeat", 102, source="test")
+        await until(lambda: 102 in got["otto"], "otto still receives")
+        await asyncio.sleep(0.5)
+        assert 102 not in got["vera"] and 102 not in got["ines"]
+        with pytest.raises((ua.UaError, ConnectionError, TimeoutError)):
+            await clients["vera"].get_node(ua.NodeId("Plant.Storage.Pressure", 2)).read_value()
+
+        async with await _prod_client(plc, tmp_path, "ines") as c:  # back in, as an operator now
+            idx = await c.get_namespace_index("urn:h2quarters:plc")
+            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
+                await c.get_node(ua.NodeId("Plant.Faults", idx)).call_method(
+                    ua.NodeId("Plant.Faults.List", idx), False)
+    finally:
+        for c in clients.values():
+            with contextlib.suppress(Exception):
+                await c.disconnect()

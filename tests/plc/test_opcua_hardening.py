@@ -108,6 +108,7 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
 
     from h2quarters.cli import app
     from h2quarters.cli import plc as plc_cli
+    from h2quarters.plc.fault_client import pinned_server_cert
 
     monkeypatch.setattr(plc_cli, "CLIENT_PKI", tmp_path / "cli")  # its certificate is trusted by the fixture
 
@@ -116,7 +117,7 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
                                      "--password", f"{user}-password"])
         return r.exit_code, r.output
 
-    pin = plc_cli._pinned_server_cert(plc.opcua_endpoint)
+    pin = pinned_server_cert(tmp_path / "cli", plc.opcua_endpoint)
     server_der = (plc.settings.security.cert_dir / "server_cert.der").read_bytes()
     for _ in range(2):  # first call pins, second uses the pin
         rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")

@@ -43,9 +43,11 @@ async def prod_plc(tmp_path: Path, scenario, profile):  # noqa: ANN001, ANN201
     users = tmp_path / "users.yaml"
     for name, role in (("vera", "viewer"), ("otto", "operator"), ("ines", "instructor"), ("ada", "admin")):
         add_user(users, name, f"{name}-password", role=role)
-    settings = PlcSettings(start=START, opcua_port=0, watchdog_timeout_ms=60_000, security=Security(
-        mode="production", cert_dir=tmp_path / "pki", users_file=users,
-        trusted_certs=[tmp_path / "cli" / "client_cert.der"]))
+    # no controller writes heartbeats here: the longest watchdog the settings allow, so that a slow run on a busy
+    # machine (node peers take seconds each) does not meet the watchdog's fallback, which zeroes the setpoints
+    settings = PlcSettings(start=START, opcua_port=0, watchdog_timeout_ms=600_000, watchdog_max_ms=600_000,
+                           security=Security(mode="production", cert_dir=tmp_path / "pki", users_file=users,
+                                             trusted_certs=[tmp_path / "cli" / "client_cert.der"]))
     plc = VirtualPlc(scenario, settings, profile=profile)
     await plc.start(modbus=False)
     try:

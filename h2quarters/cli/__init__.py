@@ -4,25 +4,17 @@ Each area registers its commands in its own module below; this file only assembl
 imported lazily: ``h2q plc fault list`` imports ``h2quarters.cli.plc`` only, not the optimiser, the web app or
 the quarter's power flow, so short commands start fast (issue #15: fault commands answer in ≤ 1 s).
 ``h2q --help`` still lists every command (it imports all command modules, which keep their heavy imports
-inside the command functions). ``h2q plc fault inject|clear|list`` starts its OPC UA helper process before typer
-is imported (:mod:`h2quarters.cli.prefetch`), so importing asyncua there and typer here overlap.
+inside the command functions).
 """
 
 from __future__ import annotations
 
-import sys
+import importlib
+from typing import TYPE_CHECKING
 
-from h2quarters.cli.prefetch import prefetch_for
-
-# `h2q plc fault inject|clear|list`: asyncua is imported in a helper process while typer is imported here
-prefetch_for(sys.argv[1:])
-
-import importlib  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
-
-import typer  # noqa: E402
-import typer.main  # noqa: E402
-from typer.core import TyperGroup  # noqa: E402
+import typer
+import typer.main
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:  # typer vendors its own click; these are its types
     from typer._click.core import Command, Context

@@ -196,31 +196,13 @@ def fault_kinds() -> None:
 
 def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, method: str,
                 *args: tuple[str, object]) -> object:
-    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` (``args`` as ``(type, value)`` pairs), through the
-    helper process started for this command (:mod:`h2quarters.cli.prefetch`) or, without one, in this process."""
-    from h2quarters.cli.prefetch import take
+    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` (``args`` as ``(type, value)`` pairs)."""
+    from h2quarters.plc.fault_client import run
 
     if not dev and password is None:
         password = getpass.getpass("OPC UA password: ")
-    req = {"endpoint": endpoint, "user": user, "password": password, "dev": dev, "method": method,
-           "args": [list(a) for a in args], "client_pki": str(CLIENT_PKI)}
-    helper = take()
-    if helper is not None and helper.stdin is not None and helper.stdout is not None:
-        try:
-            helper.stdin.write(json.dumps(req) + "\n")
-            helper.stdin.close()
-            line = helper.stdout.readline()
-        finally:
-            helper.wait()
-        if not line:
-            typer.echo(f"error: the OPC UA helper process ended without an answer (exit {helper.returncode}); "
-                       f"the {method} call may or may not have reached the PLC", err=True)
-            raise typer.Exit(3)
-        reply = json.loads(line)
-    else:
-        from h2quarters.plc.fault_client import run
-
-        reply = run(req)
+    reply = run({"endpoint": endpoint, "user": user, "password": password, "dev": dev, "method": method,
+                 "args": [list(a) for a in args], "client_pki": str(CLIENT_PKI)})
     for w in reply.get("warnings", []):
         typer.echo(f"warning: {w}", err=True)
     if reply.get("error") == "refused":

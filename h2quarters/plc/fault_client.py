@@ -1,11 +1,10 @@
 """One call of a ``Plant.Faults`` method on a running PLC over OPC UA: the work behind ``h2q plc fault inject``,
 ``clear`` and ``list``.
 
-It runs in the CLI's process, or in a helper process that the CLI starts before it parses its arguments
-(:mod:`h2quarters.cli.prefetch`): importing asyncua (≈0.6–1 s, its generated protocol dataclasses) and importing
-typer with its pydantic adapters (≈0.3 s) then overlap on two cores instead of adding up. The helper
-(``python -m h2quarters.plc.fault_client``) reads one JSON request line on stdin and answers one JSON line on
-stdout; with no request (the CLI stopped at a usage error or ``--help``) it exits quietly.
+Also runnable as a process of its own (``python -m h2quarters.plc.fault_client``: one JSON request line on stdin,
+one JSON reply line on stdout; nothing on stdin, nothing done), which a CLI could start before importing typer so
+that importing asyncua (≈0.6–1 s) and typer with its pydantic adapters (≈0.3 s) overlap on two cores. Measured on
+a busy machine this costs more than it saves (benchmarks/cli_start.py), so ``h2q`` calls :func:`run` in-process.
 
 Production (Sign&Encrypt): the client certificate is created once; the PLC's certificate is pinned on first use,
 so later calls skip the endpoint discovery round trip (a second connection). If the PLC's certificate changed

@@ -6,13 +6,10 @@ import the optimiser, the web app, the quarter's power flow or the plant models 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from h2quarters.cli import LAZY_COMMANDS
 
@@ -21,7 +18,6 @@ HEAVY = ("CoolProp", "pyomo", "highspy", "pandapower", "dask", "fastapi", "uvico
          "scipy", "h2quarters.plc.plant", "h2quarters.plc.opcua_server")
 PROBE = ("import atexit, sys\n"
          f"atexit.register(lambda: print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr))\n"
-         "atexit.register(lambda: print('ASYNCUA', 'asyncua' in sys.modules, file=sys.stderr))\n"
          "from h2quarters.cli import main\n"
          "sys.argv = ['h2q', *sys.argv[1:]]\n"
          "main()\n")
@@ -40,18 +36,6 @@ def test_fault_command_imports_no_heavy_module() -> None:
                        timeout=60)
     assert r.returncode == 3 and "cannot reach the PLC" in r.stderr, r.stderr  # it really ran the command
     assert "HEAVY []" in r.stderr, r.stderr
-    # the OPC UA exchange ran in the helper process started before typer was imported (h2quarters.cli.prefetch)
-    assert "ASYNCUA False" in r.stderr, r.stderr
-
-
-def test_fault_helper_process_ends_with_a_usage_error() -> None:
-    """A fault call that stops at a usage error leaves no helper process behind (the whole process group)."""
-    p = subprocess.Popen([sys.executable, "-c", PROBE, "plc", "fault", "inject", "--dev"], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    _, err = p.communicate(timeout=60)
-    assert p.returncode == 2 and "Missing argument" in err, err
-    with pytest.raises(ProcessLookupError):
-        os.killpg(p.pid, 0)  # nobody left in its group: the helper was ended at exit
 
 
 def test_help_lists_every_lazy_command_and_unknown_is_refused() -> None:

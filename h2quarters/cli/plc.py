@@ -194,89 +194,24 @@ def fault_kinds() -> None:
     typer.echo(catalogue_text())
 
 
-_LOGIN_REFUSED = ("BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected",
-                  "BadCertificateUntrusted", "BadSecurityPolicyRejected")
-"""Refusals that are about the client (user, password, its certificate), not about a changed server certificate."""
-
-
-def _pinned_server_cert(endpoint: str) -> Path:
-    """Where the CLI keeps the PLC certificate of ``endpoint`` that it saw first (trust on first use)."""
-    import hashlib
-
-    return CLIENT_PKI.expanduser() / "servers" / f"{hashlib.sha256(endpoint.encode()).hexdigest()[:32]}.der"
-
-
 def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, method: str,
-                *args: object) -> object:
-    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` in one short session.
-
-    Production (Sign&Encrypt): the client certificate is created once; the PLC's certificate is pinned on first
-    use, so later calls skip the endpoint discovery round trip (a second connection). If the PLC's certificate
-    changed (new PKI), the call says so and pins the new one.
-    """
-    from asyncua import Client, ua
-
-    from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
-
-    async def call(server_der: bytes | None) -> tuple[object, bytes | None]:
-        client = Client(endpoint, timeout=5)
-        client.session_timeout = 30_000  # one call; the server grants at most its own maximum anyway
-        if not dev:
-            from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
-
-            cert, key = CLIENT_PKI.expanduser() / "client_cert.der", CLIENT_PKI.expanduser() / "client_key.pem"
-            if not (cert.is_file() and key.is_file()):
-                from h2quarters.plc.security import ensure_client_certificate
-
-                cert, key = await ensure_client_certificate(CLIENT_PKI, "urn:h2quarters:driver")
-            client.application_uri = "urn:h2quarters:driver"
-            mode = ua.MessageSecurityMode.SignAndEncrypt
-            if server_der is None:  # first call to this endpoint: ask for its certificate (None channel)
-                eps = await client.connect_and_get_server_endpoints()
-                server_der = Client.find_endpoint(eps, mode, SecurityPolicyBasic256Sha256.URI).ServerCertificate
-            from asyncua.crypto.uacrypto import CertProperties
-
-            # contents, not paths: asyncua would read the files through anyio's thread pool (≈0.1 s more)
-            await client.set_security(SecurityPolicyBasic256Sha256, CertProperties(cert.read_bytes(), "der"),
-                                      CertProperties(key.read_bytes(), "pem"),
-                                      server_certificate=server_der, mode=mode)
-            client.set_user(user or "")
-            client.set_password(password)
-        async with client:
-            idx = await client.get_namespace_index(NAMESPACE_URI)
-            faults = client.get_node(node_id("Plant.Faults", idx))
-            return await faults.call_method(node_id(f"Plant.Faults.{method}", idx), *args), server_der
-
-    async def main() -> object:
-        pinned = _pinned_server_cert(endpoint)
-        known = pinned.read_bytes() if not dev and pinned.is_file() else None
-        try:
-            out, seen = await call(known)
-        except (ua.UaError, OSError, TimeoutError) as exc:
-            if known is None or any(code in str(exc) for code in _LOGIN_REFUSED):
-                raise
-            out, seen = await call(None)  # refused with the pinned certificate: has the PLC a new one?
-            if seen != known:
-                from h2quarters.plc.opcua_hardening import fingerprint
-
-                typer.echo(f"warning: the PLC at {endpoint} has a new certificate (SHA-256 {fingerprint(seen)}); "
-                           f"pinned it in {pinned}", err=True)
-        if not dev and seen is not None and seen != known:
-            pinned.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            pinned.write_bytes(seen)
-        return out
+                *args: tuple[str, object]) -> object:
+    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` (``args`` as ``(type, value)`` pairs)."""
+    from h2quarters.plc.fault_client import run
 
     if not dev and password is None:
         password = getpass.getpass("OPC UA password: ")
-    logging.getLogger("asyncua").setLevel(logging.ERROR)  # refusals are reported below, once, without the noise
-    try:
-        return asyncio.run(main())
-    except ua.UaStatusCodeError as exc:
-        typer.echo(f"error: the PLC refused {method}: {type(exc).__name__} ({exc})", err=True)
-        raise typer.Exit(2) from None
-    except (TimeoutError, OSError) as exc:
-        typer.echo(f"error: cannot reach the PLC at {endpoint}: {exc!r}", err=True)
-        raise typer.Exit(3) from None
+    reply = run({"endpoint": endpoint, "user": user, "password": password, "dev": dev, "method": method,
+                 "args": [list(a) for a in args], "client_pki": str(CLIENT_PKI)})
+    for w in reply.get("warnings", []):
+        typer.echo(f"warning: {w}", err=True)
+    if reply.get("error") == "refused":
+        typer.echo(f"error: the PLC refused {method}: {reply['message']}", err=True)
+        raise typer.Exit(2)
+    if reply.get("error"):
+        typer.echo(f"error: cannot reach the PLC at {endpoint}: {reply['message']}", err=True)
+        raise typer.Exit(3)
+    return reply["result"]
 
 
 _EP_DEFAULT = "opc.tcp://127.0.0.1:4840/h2quarters/plc"
@@ -290,10 +225,8 @@ def fault_inject(kind: str, target: Annotated[str, typer.Option(help="Signal nam
                  endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: str | None = None,
                  dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
     """Inject a fault into a running virtual PLC (over OPC UA)."""
-    from asyncua import ua
-
-    v = ua.Variant(math.nan if value is None else float(value), ua.VariantType.Double)
-    fid = _opcua_call(endpoint, user, password, dev, "Inject", kind, target, v, hidden)
+    fid = _opcua_call(endpoint, user, password, dev, "Inject", ("String", kind), ("String", target),
+                      ("Double", math.nan if value is None else float(value)), ("Boolean", hidden))
     typer.echo(f"fault {fid} injected: {kind} {target} {'' if value is None else value}".rstrip())
 
 
@@ -302,9 +235,7 @@ def fault_clear(fault_id: Annotated[int, typer.Argument(help="Fault id; 0 = all.
                 user: str | None = None, password: str | None = None,
                 dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
     """Remove a fault (or all)."""
-    from asyncua import ua
-
-    n = _opcua_call(endpoint, user, password, dev, "Clear", ua.Variant(fault_id, ua.VariantType.UInt32))
+    n = _opcua_call(endpoint, user, password, dev, "Clear", ("UInt32", fault_id))
     typer.echo(f"{n} fault(s) cleared")
 
 
@@ -313,7 +244,7 @@ def fault_list(endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: s
                dev: Annotated[bool, typer.Option("--dev")] = False,
                all_: Annotated[bool, typer.Option("--all", help="Include hidden faults.")] = False) -> None:
     """List active faults of a running virtual PLC."""
-    out = _opcua_call(endpoint, user, password, dev, "List", all_)
+    out = _opcua_call(endpoint, user, password, dev, "List", ("Boolean", all_))
     for f in json.loads(str(out)):
         typer.echo(f"{f['id']:>3} {f['kind']:<20} target={f['target']} value={f['value']} hidden={f['hidden']}"
                    f"\n    {f['does']}")

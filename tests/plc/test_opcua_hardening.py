@@ -43,9 +43,11 @@ async def prod_plc(tmp_path: Path, scenario, profile):  # noqa: ANN001, ANN201
     users = tmp_path / "users.yaml"
     for name, role in (("vera", "viewer"), ("otto", "operator"), ("ines", "instructor"), ("ada", "admin")):
         add_user(users, name, f"{name}-password", role=role)
-    settings = PlcSettings(start=START, opcua_port=0, watchdog_timeout_ms=60_000, security=Security(
-        mode="production", cert_dir=tmp_path / "pki", users_file=users,
-        trusted_certs=[tmp_path / "cli" / "client_cert.der"]))
+    # no controller writes heartbeats here: the longest watchdog the settings allow, so that a slow run on a busy
+    # machine (node peers take seconds each) does not meet the watchdog's fallback, which zeroes the setpoints
+    settings = PlcSettings(start=START, opcua_port=0, watchdog_timeout_ms=600_000, watchdog_max_ms=600_000,
+                           security=Security(mode="production", cert_dir=tmp_path / "pki", users_file=users,
+                                             trusted_certs=[tmp_path / "cli" / "client_cert.der"]))
     plc = VirtualPlc(scenario, settings, profile=profile)
     await plc.start(modbus=False)
     try:
@@ -108,6 +110,7 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
 
     from h2quarters.cli import app
     from h2quarters.cli import plc as plc_cli
+    from h2quarters.plc.fault_client import pinned_server_cert
 
     monkeypatch.setattr(plc_cli, "CLIENT_PKI", tmp_path / "cli")  # its certificate is trusted by the fixture
 
@@ -116,7 +119,7 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
                                      "--password", f"{user}-password"])
         return r.exit_code, r.output
 
-    pin = plc_cli._pinned_server_cert(plc.opcua_endpoint)
+    pin = pinned_server_cert(tmp_path / "cli", plc.opcua_endpoint)
     server_der = (plc.settings.security.cert_dir / "server_cert.der").read_bytes()
     for _ in range(2):  # first call pins, second uses the pin
         rc, out = await asyncio.to_thread(h2q, "ines", "list", "--all")

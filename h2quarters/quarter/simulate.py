@@ -149,10 +149,10 @@ def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: Buil
                               # every kg the fuel cell uses travels once, so a trip's cost is paid per kg in the
                               # long run; inside a 48-h window a full trip cost would starve the fuel cell
                               # (hydrogen is valued the same at both ends), so it only breaks ties here
-                              eur_per_trip=0.01)
+                              eur_per_trip=0.01, ordering=tr.ordering)
     return MeterDispatcher(plant, settings, mi, dt_h, max(2, round(q.dispatch.window_h / dt_h)),
                            max(1, round(q.dispatch.commit_h / dt_h)), q.metering, q.backup.heat, trailer,
-                           warm_start=d.warm_start)
+                           warm_start=d.warm_start, lp_first=d.lp_first)
 
 
 _PROFILE_CACHE: dict[str, tuple] = {}

@@ -496,12 +496,16 @@ class MeterPlanner:
     def _round_lp(self, w: _Window) -> tuple[np.ndarray | None, float, float]:
         """LP relaxation of the live window, then its integer columns rounded and fixed, the rest re-solved.
 
-        Two roundings are tried: "on wherever the relaxation runs the unit at all" (v > 1e-6) and "on where it
-        is more on than off" (v > 0.5); the better feasible one is kept. Integrality and bounds are restored on
-        the live model afterwards. Returns (plan or None, its objective, the LP bound).
+        The on/off columns (and bundles) are rounded at three thresholds — "on wherever the relaxation runs the
+        unit at all" (v > 1e-6), v > 0.25 and v > 0.5 — and the best feasible plan is kept. Start-ups stay
+        continuous: with the on/off fixed and a positive start-up cost they come out as max(0, on_t − on_{t−1})
+        (rounding them on their own would contradict the on/off). Integrality and bounds are restored on the
+        live model afterwards. Returns (plan or None, its objective, the LP bound).
         """
         h = self.h
         ic = np.flatnonzero(w.integ == 1).astype(np.int32)
+        starts = w.ix("start", np.arange(w.n))
+        rc = np.setdiff1d(ic, starts).astype(np.int32)  # the columns rounded and fixed
         h.changeColsIntegrality(len(ic), ic, np.zeros(len(ic), dtype=np.uint8))
         best: tuple[np.ndarray | None, float] = (None, np.inf)
         bound = -np.inf
@@ -510,18 +514,18 @@ class MeterPlanner:
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None, np.inf, bound
             bound = float(h.getInfo().objective_function_value)
-            xl = np.asarray(h.getSolution().col_value)[ic]
-            lo, hi = w.lo[ic], w.hi[ic]
-            for cut in (1e-6, 0.5):
+            xl = np.asarray(h.getSolution().col_value)[rc]
+            lo, hi = w.lo[rc], w.hi[rc]
+            for cut in (1e-6, 0.25, 0.5):
                 v = np.clip((xl > cut).astype(float), lo, hi)
-                h.changeColsBounds(len(ic), ic, v, v)
+                h.changeColsBounds(len(rc), rc, v, v)
                 h.run()
                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                     obj = float(h.getInfo().objective_function_value)
                     if obj < best[1]:
                         best = (np.asarray(h.getSolution().col_value).copy(), obj)
         finally:
-            h.changeColsBounds(len(ic), ic, w.lo[ic], w.hi[ic])
+            h.changeColsBounds(len(rc), rc, w.lo[rc], w.hi[rc])
             h.changeColsIntegrality(len(ic), ic, w.integ[ic].astype(np.uint8))
         return best[0], best[1], bound
 

@@ -96,7 +96,7 @@ _DE: dict[str, str] = {
     "Steps with EN 50160 or thermal violation": "Schritte mit Verletzung EN 50160 oder thermisch",
     "Grid losses (kWh, period)": "Netzverluste (kWh, Zeitraum)",
     "Key figures": "Kennzahlen", "KPI": "Kennzahl", "value": "Wert", "Assumptions": "Annahmen",
-    "CO2 and cost attribution": "Zuordnung von CO2 und Kosten", "Grid stress cases": "Netz-Stressfälle",
+    "CO2 and cost attribution": "Zuordnung von CO2 und Kosten", "Grid stress cases": "Netz-Stressfälle", "Representative weeks": "Typwochen",
     "Grid map": "Netzplan", "Variant comparison": "Variantenvergleich", "case": "Fall",
     "CO2 (kg)": "CO2 (kg)", "cost (EUR)": "Kosten (EUR)", "school meter (EUR)": "Zähler Schule (EUR)",
     "STZ meter (EUR)": "Zähler STZ (EUR)", "baseline": "Referenz",
@@ -530,8 +530,31 @@ font-variant-numeric:tabular-nums} section{margin:28px 0} .note{color:#555;font-
 """
 
 
+def representative_html(rep: dict, lang: str = "en") -> str:
+    """The typical weeks (start, weight) and the measured error of their annual figures against a whole year."""
+    de = lang == "de"
+    w = rep["weeks"]
+    weeks = ", ".join(f"{s.date()} (×{x:.1f})".replace(".", ",") if de else f"{s.date()} (×{x:.1f})"
+                      for s, x in zip(w.starts, w.weights))
+    e = rep["error"].copy()
+    e["rel_error"] = (e["rel_error"].astype(float) * 100).map(
+        lambda v: "–" if not np.isfinite(v) else (f"{v:+.1f} %".replace(".", ",") if de else f"{v:+.1f} %"))
+    labels = ({"kpi": "Kennzahl", "representative": "Typwochen", "full_year": "ganzes Jahr",
+               "abs_error": "Abweichung", "rel_error": "Abweichung (%)"} if de else
+              {"kpi": "figure", "representative": "typical weeks", "full_year": "whole year",
+               "abs_error": "error", "rel_error": "error (%)"})
+    tab = e.rename(columns=labels).to_html(index=False, float_format=_num, classes="kpi", border=0)
+    text = (f"Jahreswerte aus {len(w.starts)} Typwochen (tsam, hierarchisch, Medoid), gewichtet mit der Zahl der "
+            f"Wochen, für die sie stehen: {weeks}. Gemessene Abweichung gegen ein ganzes Jahr der Variante "
+            f"{html.escape(str(rep['reference']))}:" if de else
+            f"Annual figures from {len(w.starts)} typical weeks (tsam, hierarchical, medoid), weighted by the number "
+            f"of weeks each stands for: {weeks}. Measured error against a whole year of variant "
+            f"{html.escape(str(rep['reference']))}:")
+    return f"<p>{text}</p><div class='scroll'>{tab}</div>"
+
+
 def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None,
-                  lang: str = "en") -> Path:
+                  lang: str = "en", representative: dict | None = None) -> Path:
     """Write the report of ``res`` (and optionally a study's comparison table) to one HTML file.
 
     ``lang`` is "en" or "de"; the first plot embeds plotly.js inline; no file refers to the network. Plots
@@ -577,6 +600,9 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
     if res.stress is not None:
         fixed.append(f"<section id='sec-stress'><h2>{_t('Grid stress cases', lang)}</h2>"
                      f"{stress_html(res.stress, lang)}</section>")
+    if representative is not None:
+        fixed.append(f"<section id='sec-representative'><h2>{_t('Representative weeks', lang)}</h2>"
+                     f"{representative_html(representative, lang)}</section>")
     if study_table is not None and len(study_table):
         cols = [c for c in ("variant", "lcoh_period_eur_per_kg", "lcoh_delivered_period_eur_per_kg",
                             "h2system_self_sufficiency", "co2_avoided_by_h2_kg", "cost_h2_increment_eur",
@@ -607,8 +633,13 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
     return p
 
 
-def render_reports(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None) -> list[Path]:
-    """The report in English (``path``) and German (``path`` with ``.de.html``), linked to each other."""
+def render_reports(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None,
+                   representative: dict | None = None) -> list[Path]:
+    """The report in English (``path``) and German (``path`` with ``.de.html``), linked to each other.
+
+    ``representative``: ``weeks`` (:class:`h2quarters.quarter.representative.RepresentativeWeeks`), ``error``
+    (:func:`h2quarters.quarter.representative.representative_error`) and ``reference`` (variant id).
+    """
     p = Path(path)
-    return [render_report(res, p, study_table, "en"),
-            render_report(res, p.with_name(p.name.replace(".html", ".de.html")), study_table, "de")]
+    return [render_report(res, p, study_table, "en", representative),
+            render_report(res, p.with_name(p.name.replace(".html", ".de.html")), study_table, "de", representative)]

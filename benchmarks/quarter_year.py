@@ -136,7 +136,8 @@ def main() -> None:
     pct = lambda a, b: (a - b) / max(abs(b), 1e-9)  # noqa: E731
     print(f"before / today: wall {out['ratio_wall']:.2f}x, cpu {out['ratio_cpu']:.2f}x; today − before: bills "
           f"{out['bill_diff_eur']:+.2f} EUR ({pct(bill(new), bill(old)):+.2%}), H2 produced "
-          f"{new['h2_produced_kg'] - old['h2_produced_kg']:+.1f} kg ({pct(new['h2_produced_kg'], old['h2_produced_kg']):+.1%}), "
+          f"{new['h2_produced_kg'] - old['h2_produced_kg']:+.1f} kg "
+          f"({pct(new['h2_produced_kg'], old['h2_produced_kg']):+.1%}), "
           f"fuel cell H2 {pct(new['fc_h2_kg'], old['fc_h2_kg']):+.1%}, trips {new['trips']} vs {old['trips']}"
           + (f", LCOH {new['lcoh_eur_per_kg'] - old['lcoh_eur_per_kg']:+.2f} EUR/kg"
              if new["lcoh_eur_per_kg"] is not None and old["lcoh_eur_per_kg"] is not None else "")

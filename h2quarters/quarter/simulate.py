@@ -94,6 +94,7 @@ class QuarterResult:
     overrides: dict = field(default_factory=dict)
     stress: pd.DataFrame | None = None
     dispatch_plans: list = field(default_factory=list)  # (first step, plan arrays) of the quarter's optimiser
+    dispatch_orders: list = field(default_factory=list)  # (step ordered, step due) of the bundle ordering policy
 
     @property
     def dt_h(self) -> float:
@@ -354,6 +355,7 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
         res.stress = grid_stress(res)
         res.timings_s["grid_stress_s"] = time.perf_counter() - t0
     res.dispatch_plans = list(getattr(dispatcher, "plans", []))
+    res.dispatch_orders = list(getattr(dispatcher, "orders", []))
     res.kpis = quarter_kpis(res)
     res.timings_s["total_s"] = time.perf_counter() - t_all
     res.kpis["runtime_s"] = res.timings_s

@@ -102,3 +102,27 @@ def test_warm_replans_agree_with_cold_solves(wesertor_dir) -> None:
     bill_w, bill_c = kw["bill_school_eur"] + kw["bill_stz_eur"], kc["bill_school_eur"] + kc["bill_stz_eur"]
     assert bill_w == pytest.approx(bill_c, rel=2 * gap)
     assert kw["h2_produced_kg"] == pytest.approx(kc["h2_produced_kg"], rel=0.05, abs=0.5)
+
+
+def test_bundles_are_ordered_ahead_on_the_forecast(week_result) -> None:
+    """The ordering policy orders at a daily review, at least the lead time ahead, for a working hour; every
+    bundle that arrived was ordered, and none arrives at a full buffer."""
+    r = week_result
+    tr = r.quarter.supply.trailer
+    assert tr.ordering == "policy"
+    lead = round(tr.lead_time_h / r.dt_h)
+    orders = r.dispatch_orders
+    assert orders, "a March week with the fuel cell running needs bundles"
+    idx = r.timeseries.index
+    plan_steps = {i for i, _ in r.dispatch_plans}
+    for i, due in orders:
+        assert i in plan_steps  # reviewed when a plan is made
+        assert due - i >= lead
+        if due < len(idx):
+            t = idx[due]
+            assert t.dayofweek in tr.work_days and tr.work_start_h <= t.hour < tr.work_end_h
+    trips = r.timeseries.trailer_trips.to_numpy()
+    due_in_period = sorted(d for _, d in orders if d < len(idx))
+    assert sorted(np.flatnonzero(trips > 0).tolist()) == due_in_period
+    buf = r.timeseries.stz_h2_buffer_kg.to_numpy()
+    assert buf.max() <= tr.stz_buffer_kg + 1e-6

@@ -545,23 +545,23 @@ class MeterPlanner:
         x0 = None
         if self.warm_start:
             self._load(w)
-            x0 = self._warm_start(w, i0, trailer)
-            self.warm_used.append("cold" if self._prev is None else ("accepted" if x0 is not None else "rejected"))
-            # the shifted plan is the incumbent; without one HiGHS' own heuristics find the first
-            self.h.setOptionValue("mip_heuristic_run_feasibility_jump", x0 is None)
-            self.h.setOptionValue("mip_max_nodes", int(s.mpc_max_nodes) if x0 is not None else 2**31 - 1)
+            xr, obj_r = None, np.inf
             if self.lp_first:
                 xr, obj_r, bound = self._round_lp(w)
                 if xr is not None and obj_r - bound <= max(float(s.mpc_mip_abs_gap),
                                                            float(s.mpc_mip_rel_gap) * abs(obj_r)):
                     self.lp_used.append("rounded")
+                    self.warm_used.append("unused")  # no MILP run: the shifted plan is not needed
                     self.attempts = 1
                     return self._result(w, i0, trailer, xr, obj_r, (obj_r - bound) / max(abs(obj_r), 1e-9))
                 self.lp_used.append("milp")
-                if xr is not None and (x0 is None or obj_r < float(w.cost @ x0)):
-                    x0 = xr
-                    self.h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-                    self.h.setOptionValue("mip_max_nodes", int(s.mpc_max_nodes))
+            x0 = self._warm_start(w, i0, trailer)
+            self.warm_used.append("cold" if self._prev is None else ("accepted" if x0 is not None else "rejected"))
+            if xr is not None and (x0 is None or obj_r < float(w.cost @ x0)):
+                x0 = xr  # the rounded LP plan beats the shifted one as the first incumbent
+            # the shifted plan is the incumbent; without one HiGHS' own heuristics find the first
+            self.h.setOptionValue("mip_heuristic_run_feasibility_jump", x0 is None)
+            self.h.setOptionValue("mip_max_nodes", int(s.mpc_max_nodes) if x0 is not None else 2**31 - 1)
         else:
             self._live = None
             self._load(w)

@@ -530,25 +530,54 @@ font-variant-numeric:tabular-nums} section{margin:28px 0} .note{color:#555;font-
 """
 
 
+_REP_LABELS = {
+    "bill_school_eur": ("school bill (EUR/a)", "Stromrechnung Schule (EUR/a)"),
+    "bill_stz_eur": ("Stadtteilzentrum bill (EUR/a)", "Stromrechnung Stadtteilzentrum (EUR/a)"),
+    "h2_produced_kg": ("H2 produced (kg/a)", "erzeugter H2 (kg/a)"),
+    "h2_delivered_to_stz_kg": ("H2 to the fuel cell (kg/a)", "H2 an die Brennstoffzelle (kg/a)"),
+    "trailer_trips": ("trailer trips (1/a)", "Anhängerfahrten (1/a)"),
+    "co2_avoided_by_h2_kg": ("CO2 avoided by H2 (kg/a)", "durch H2 vermiedenes CO2 (kg/a)"),
+    "cost_h2_increment_eur": ("cost increment of H2 (EUR/a)", "Mehrkosten durch H2 (EUR/a)"),
+    "h2system_self_sufficiency": ("self-sufficiency (%)", "Autarkiegrad (%)"),
+    "lcoh_eur_per_kg": ("LCOH (EUR/kg)", "H2-Gestehungskosten (EUR/kg)"),
+    "lcoh_delivered_eur_per_kg": ("LCOH delivered (EUR/kg)", "H2-Kosten geliefert (EUR/kg)"),
+}
+
+
+def _rep_num(v: object, de: bool, pct: bool = False) -> str:
+    if v is None or not np.isfinite(float(v)):
+        return "–"
+    x = float(v) * (100.0 if pct else 1.0)
+    t = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+    return t.replace(",", "\u2009").replace(".", ",") if de else t  # German: decimal comma, thin-space thousands
+
+
 def representative_html(rep: dict, lang: str = "en") -> str:
     """The typical weeks (start, weight) and the measured error of their annual figures against a whole year."""
     de = lang == "de"
     w = rep["weeks"]
-    weeks = ", ".join(f"{s.date()} (×{x:.1f})".replace(".", ",") if de else f"{s.date()} (×{x:.1f})"
-                      for s, x in zip(w.starts, w.weights))
-    e = rep["error"].copy()
-    e["rel_error"] = (e["rel_error"].astype(float) * 100).map(
-        lambda v: "–" if not np.isfinite(v) else (f"{v:+.1f} %".replace(".", ",") if de else f"{v:+.1f} %"))
-    labels = ({"kpi": "Kennzahl", "representative": "Typwochen", "full_year": "ganzes Jahr",
-               "abs_error": "Abweichung", "rel_error": "Abweichung (%)"} if de else
-              {"kpi": "figure", "representative": "typical weeks", "full_year": "whole year",
-               "abs_error": "error", "rel_error": "error (%)"})
-    tab = e.rename(columns=labels).to_html(index=False, float_format=_num, classes="kpi", border=0)
+    weeks = ", ".join(f"{s.date()} (×{_rep_num(x, de)})" for s, x in zip(w.starts, w.weights))
+    head = ("<tr><th>Kennzahl</th><th>Typwochen</th><th>ganzes Jahr</th><th>Abweichung</th><th>Abweichung (%)</th>"
+            "</tr>" if de else "<tr><th>figure</th><th>typical weeks</th><th>whole year</th><th>error</th>"
+            "<th>error (%)</th></tr>")
+    rows = []
+    for r in rep["error"].to_dict(orient="records"):
+        pct = r["kpi"] == "h2system_self_sufficiency"
+        label = _REP_LABELS.get(r["kpi"], (r["kpi"], r["kpi"]))[1 if de else 0]
+        rel = r["rel_error"]
+        rel_s = "–" if rel is None or not np.isfinite(float(rel)) else (
+            ("+" if rel >= 0 else "") + _rep_num(rel, de, pct=True) + " %")
+        rows.append(f"<tr><td>{html.escape(label)}</td><td>{_rep_num(r['representative'], de, pct)}</td>"
+                    f"<td>{_rep_num(r['full_year'], de, pct)}</td><td>{_rep_num(r['abs_error'], de, pct)}</td>"
+                    f"<td>{rel_s}</td></tr>")
+    tab = f"<table class='kpi'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     text = (f"Jahreswerte aus {len(w.starts)} Typwochen (tsam, hierarchisch, Medoid), gewichtet mit der Zahl der "
-            f"Wochen, für die sie stehen: {weeks}. Gemessene Abweichung gegen ein ganzes Jahr der Variante "
+            f"Wochen, für die sie stehen: {weeks}. Jede Typwoche beginnt mit dem Anfangsbestand des Szenarios "
+            f"(größte Fehlerquelle neben der Clusterung). Gemessene Abweichung gegen ein ganzes Jahr der Variante "
             f"{html.escape(str(rep['reference']))}:" if de else
             f"Annual figures from {len(w.starts)} typical weeks (tsam, hierarchical, medoid), weighted by the number "
-            f"of weeks each stands for: {weeks}. Measured error against a whole year of variant "
+            f"of weeks each stands for: {weeks}. Each typical week starts from the scenario's initial stock (the main "
+            f"error source besides the clustering). Measured error against a whole year of variant "
             f"{html.escape(str(rep['reference']))}:")
     return f"<p>{text}</p><div class='scroll'>{tab}</div>"
 

@@ -118,6 +118,9 @@ def study_cmd(
     powerflow: Annotated[bool, typer.Option(help="Include the yearly power flows.")] = True,
     report: Annotated[bool, typer.Option(help="Simulate the best Pareto variant again and write report.html "
                                               "with the comparison.")] = True,
+    representative: Annotated[int | None, typer.Option(
+        help="Annual figures from N typical weeks chosen and weighted by tsam (1-52) instead of a whole year; the "
+             "first variant also runs the whole year to measure their error.")] = None,
 ) -> None:
     """Simulate every combination of the varied sizes on Dask; write the comparison table, the Pareto set
     (LCOH, self-sufficiency, CO2 avoided) and a report."""
@@ -129,16 +132,26 @@ def study_cmd(
     try:
         values = parse_vary(vary)
         _check_period(q, start, end)
+        if representative is not None and not 1 <= representative <= 52:
+            raise ValueError(f"--representative: value {representative} outside the allowed range [1, 52]")
         res = run_study(quarter, values, out, scheduler=scheduler, n_workers=workers, start=start, end=end,
-                        dispatch=dispatch, powerflow=powerflow, year=year, connect_timeout_s=connect_timeout)
+                        dispatch=dispatch, powerflow=powerflow, year=year, connect_timeout_s=connect_timeout,
+                        representative=representative)
     except ValueError as exc:
         _fail(exc)
     cols = ["variant", "lcoh_period_eur_per_kg", "h2system_self_sufficiency", "co2_avoided_by_h2_kg",
             "cost_h2_increment_eur", "grid_steps_with_violation", "pareto"]
     typer.echo(res.table[cols].to_string(index=False))
-    if not res.table.annualised.astype(bool).all():
+    if res.representative_error is not None:
+        w = res.weeks
+        typer.echo(f"annual figures from {len(w.starts)} representative weeks (tsam): "
+                   + ", ".join(f"{s.date()} ×{x:.1f}" for s, x in zip(w.starts, w.weights)))
+        e = res.representative_error
+        typer.echo(f"measured error against the whole year of variant {res.reference_variant}:")
+        typer.echo(e.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    elif not res.table.annualised.astype(bool).all():
         typer.echo("period shorter than a year: figures are for the period; annual figures (…_per_a) are not "
-                   "given")
+                   "given (--representative N gives them from typical weeks, with their measured error)")
     typer.echo(f"{len(res.table)} variants ({res.n_run} run, {res.n_resumed} resumed) on {res.scheduler}; "
                f"table: {out / 'study_table.csv'}")
     if report:
@@ -147,8 +160,16 @@ def study_cmd(
 
         best = res.table[res.table.pareto].sort_values("lcoh_period_eur_per_kg").iloc[0]
         ov = {k: float(best[k]) for k in values}
+        if res.weeks is not None:  # the report's time series: the typical week with the largest weight
+            import pandas as pd
+
+            s0 = res.weeks.starts[int(res.weeks.weights.argmax())].tz_localize(None)
+            start, end = str(s0), str(s0 + pd.Timedelta(days=7))
         sim = simulate_quarter(q, overrides=ov, start=start, end=end, dispatch=dispatch)
-        p = render_reports(sim, out / "report.html", study_table=res.table)[0]
+        p = render_reports(sim, out / "report.html", study_table=res.table,
+                           representative=None if res.weeks is None else {
+                               "weeks": res.weeks, "error": res.representative_error,
+                               "reference": res.reference_variant})[0]
         typer.echo(f"report: {p} (variant {best['variant']})")
 
 

@@ -147,7 +147,12 @@ def _on_index(base: np.ndarray, index: pd.DatetimeIndex) -> tuple[np.ndarray, fl
     year = int(local[0].year)
     # whole-day shift so that 1 Jan of the target year falls on the same weekday as the SimBench day used
     shift_days = (pd.Timestamp(year, 1, 1).dayofweek - pd.Timestamp(SIMBENCH_PROFILE_YEAR, 1, 1).dayofweek) % 7
-    step = pd.Timedelta(index.freq or pd.infer_freq(index))
+    freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+    if freq is None:  # critical days of a short run need not follow each other: the smallest gap is the step
+        gaps = np.diff(index.asi8)
+        step = pd.Timedelta(int(gaps[gaps > 0].min()) if (gaps > 0).any() else pd.Timedelta("15min").value)
+    else:
+        step = pd.Timedelta(freq)
     n_sub = max(1, int(step / pd.Timedelta("15min")))
     q0 = ((local - pd.Timestamp(year, 1, 1)) // pd.Timedelta("15min")).to_numpy() + shift_days * 96
     out = np.zeros((len(index), base.shape[1]))

@@ -115,6 +115,9 @@ class Trailer(Strict):
     work_end_h: Annotated[float, Field(gt=0.0, le=24.0)] = 16.0
     lead_time_h: Annotated[float, Field(ge=0.0, le=336.0)] = 24.0
     forecast_days: Annotated[float, Field(gt=0.0, le=28.0)] = 7.0
+    # who orders the bundles in the dispatch: "policy" = a daily-review (R, s, Q) rule on the plan's forecast
+    # (whole bundles, working hours, lead time); "optimiser" = delivery binaries in every window's MILP (before)
+    ordering: Literal["policy", "optimiser"] = "policy"
 
     @model_validator(mode="after")
     def _buffer(self) -> Trailer:
@@ -194,6 +197,9 @@ class Dispatch(Strict):
     mip_abs_gap_eur: Annotated[float, Field(ge=0.0, le=100.0)] = 0.05  # or within this many EUR per window
     max_nodes: Annotated[int, Field(ge=1, le=1_000_000)] = 500  # branch-and-bound work limit of a warm re-plan
     warm_start: bool = True  # re-plan on the live HiGHS model from the previous plan (False: cold, as before)
+    # solve each window's LP relaxation first and round its on/off decisions; a rounded plan within the gap of
+    # the LP bound is taken without a MILP run (needs warm_start)
+    lp_first: bool = True
 
     @model_validator(mode="after")
     def _window(self) -> Dispatch:

@@ -264,6 +264,7 @@ def quarter_kpis(res: QuarterResult) -> dict:
         "lcoh_delivered_eur_per_kg": (_safe(lcoh_delivered) if lcoh_delivered is not None and annualise is not None
                                       else None),
         "lcoh_breakdown_eur_per_a": site.get("lcoh_breakdown_eur_per_a") if annualise is not None else None,
+        "h2_moved_kg": moved,  # by the supply chain, incl. the end refill
         "supply_mode": sup.get("mode"), "supply_cost_eur": supply_cost, "supply_cost_eur_per_a": per_a(supply_cost),
         "trailer_trips": sup.get("trips"), "trailer_trips_per_a": sup.get("trips_per_a"),
         "trailer_trips_end_refill": sup.get("trips_end_refill"),

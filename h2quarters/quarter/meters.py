@@ -80,6 +80,7 @@ class TrailerPlan:
     working: np.ndarray  # bool per step of the whole period: a delivery may arrive
     lead_steps: int
     eur_per_trip: float
+    ordering: str = "optimiser"  # "policy": deliveries fixed by :meth:`MeterDispatcher._order`, not MILP binaries
 
 
 @dataclass
@@ -160,10 +161,15 @@ class MeterPlanner:
         What covers the Stadtteilzentrum's heat the fuel cell does not.
     warm_start : bool
         Re-plan on the live instance from the previous plan (default) or solve every window cold.
+    lp_first : bool
+        Before the MILP, solve the window's LP relaxation and round its unit commitment (:meth:`_round_lp`);
+        if the rounded plan is within the MIP gap of the LP bound it is the plan (a proven gap, no MILP run),
+        otherwise it is offered to HiGHS as incumbent when it beats the shifted previous plan. Needs
+        ``warm_start`` (the live model).
     """
 
     def __init__(self, plant: PlantParams, settings: OptSettings, dt_h: float, metering: str = "per_building",
-                 heat: str = "heat_pump", warm_start: bool = True) -> None:
+                 heat: str = "heat_pump", warm_start: bool = True, lp_first: bool = False) -> None:
         if plant.fuel_cell is None:
             raise ValueError("the quarter's hydrogen site needs a fuel_cell (at the Stadtteilzentrum)")
         if metering not in ("per_building", "shared"):
@@ -171,6 +177,7 @@ class MeterPlanner:
         self.plant, self.settings, self.dt_h = plant, settings, dt_h
         self.metering, self.heat = metering, heat
         self.warm_start = warm_start
+        self.lp_first = lp_first and warm_start
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("mip_rel_gap", settings.mpc_mip_rel_gap)
@@ -184,6 +191,7 @@ class MeterPlanner:
         self._prev: tuple[int, _Window, np.ndarray] | None = None  # (first step, window, solution) of the last plan
         self.attempts = 0
         self.warm_used: list[str] = []  # per solve: 'cold', 'accepted', 'rejected'
+        self.lp_used: list[str] = []  # per solve with lp_first: 'rounded' (no MILP run) or 'milp'
 
     # ------------------------------------------------------------------------------------------------
     def _build(self, inp: MeterInputs, i0: int, n: int, m0_kg: float, ely_on0: bool,
@@ -231,7 +239,9 @@ class MeterPlanner:
             hi[ix("b", t)] = trailer.cap_kg
             integ[ix("d", t)] = 1
             hi[ix("d", t)] = trailer.working[i0:i0 + n].astype(float)
-            nl = min(trailer.lead_steps, n)
+            # policy ordering: every delivery of the window was decided by the ordering rule (fixed by bounds);
+            # otherwise only those inside the lead time, the MILP chooses the rest
+            nl = n if trailer.ordering == "policy" else min(trailer.lead_steps, n)
             fixed = np.zeros(nl) if fixed_deliveries is None else np.asarray(fixed_deliveries[:nl], float)
             lo[ix("d", t[:nl])] = fixed
             hi[ix("d", t[:nl])] = fixed
@@ -310,7 +320,8 @@ class MeterPlanner:
             rlo.append(np.full(n, -_INF))
             rhi.append(lim)
             r0 += n
-        if trailer is not None and self.warm_start:  # warm_start=False: the model before (benchmark baseline)
+        if trailer is not None and self.warm_start and trailer.ordering != "policy":
+            # (warm_start=False: the model before, benchmark baseline; policy ordering: no free bundle to cut)
             # valid cut (a mixed-integer rounding of the tank balance; it tightens the LP relaxation and changes
             # no integer plan): the bundles filled up to step t need payload·D_t ≤ R + P_t (R what the school tank
             # holds above its floor at the start, P_t the production since); D_t integer gives
@@ -482,6 +493,42 @@ class MeterPlanner:
               and np.all(x >= w.lo - tol) and np.all(x <= w.hi + tol))
         return x if ok else None
 
+    def _round_lp(self, w: _Window) -> tuple[np.ndarray | None, float, float]:
+        """LP relaxation of the live window, then its integer columns rounded and fixed, the rest re-solved.
+
+        The on/off columns (and bundles) are rounded at three thresholds — "on wherever the relaxation runs the
+        unit at all" (v > 1e-6), v > 0.25 and v > 0.5 — and the best feasible plan is kept. Start-ups stay
+        continuous: with the on/off fixed and a positive start-up cost they come out as max(0, on_t − on_{t−1})
+        (rounding them on their own would contradict the on/off). Integrality and bounds are restored on the
+        live model afterwards. Returns (plan or None, its objective, the LP bound).
+        """
+        h = self.h
+        ic = np.flatnonzero(w.integ == 1).astype(np.int32)
+        starts = w.ix("start", np.arange(w.n))
+        rc = np.setdiff1d(ic, starts).astype(np.int32)  # the columns rounded and fixed
+        h.changeColsIntegrality(len(ic), ic, np.zeros(len(ic), dtype=np.uint8))
+        best: tuple[np.ndarray | None, float] = (None, np.inf)
+        bound = -np.inf
+        try:
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return None, np.inf, bound
+            bound = float(h.getInfo().objective_function_value)
+            xl = np.asarray(h.getSolution().col_value)[rc]
+            lo, hi = w.lo[rc], w.hi[rc]
+            for cut in (1e-6, 0.25, 0.5):
+                v = np.clip((xl > cut).astype(float), lo, hi)
+                h.changeColsBounds(len(rc), rc, v, v)
+                h.run()
+                if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    obj = float(h.getInfo().objective_function_value)
+                    if obj < best[1]:
+                        best = (np.asarray(h.getSolution().col_value).copy(), obj)
+        finally:
+            h.changeColsBounds(len(rc), rc, w.lo[rc], w.hi[rc])
+            h.changeColsIntegrality(len(ic), ic, w.integ[ic].astype(np.uint8))
+        return best[0], best[1], bound
+
     def solve(self, inp: MeterInputs, i0: int, n: int, m0_kg: float, ely_on0: bool,
               trailer: TrailerPlan | None = None, b0_kg: float = 0.0,
               fixed_deliveries: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -498,8 +545,20 @@ class MeterPlanner:
         x0 = None
         if self.warm_start:
             self._load(w)
+            xr, obj_r = None, np.inf
+            if self.lp_first:
+                xr, obj_r, bound = self._round_lp(w)
+                if xr is not None and obj_r - bound <= max(float(s.mpc_mip_abs_gap),
+                                                           float(s.mpc_mip_rel_gap) * abs(obj_r)):
+                    self.lp_used.append("rounded")
+                    self.warm_used.append("unused")  # no MILP run: the shifted plan is not needed
+                    self.attempts = 1
+                    return self._result(w, i0, trailer, xr, obj_r, (obj_r - bound) / max(abs(obj_r), 1e-9))
+                self.lp_used.append("milp")
             x0 = self._warm_start(w, i0, trailer)
             self.warm_used.append("cold" if self._prev is None else ("accepted" if x0 is not None else "rejected"))
+            if xr is not None and (x0 is None or obj_r < float(w.cost @ x0)):
+                x0 = xr  # the rounded LP plan beats the shifted one as the first incumbent
             # the shifted plan is the incumbent; without one HiGHS' own heuristics find the first
             self.h.setOptionValue("mip_heuristic_run_feasibility_jump", x0 is None)
             self.h.setOptionValue("mip_max_nodes", int(s.mpc_max_nodes) if x0 is not None else 2**31 - 1)
@@ -511,7 +570,7 @@ class MeterPlanner:
         # without the deliveries an earlier plan fixed inside the lead time (the plant may have drifted from it)
         attempts = [(float(s.mpc_time_limit_s), None), (float(s.time_limit_s), None)]
         if trailer is not None:
-            attempts.append((float(s.time_limit_s), ix("d", t[:min(trailer.lead_steps, n)])))
+            attempts.append((float(s.time_limit_s), ix("d", t[:w.n_lead])))
         status = None
         for limit, release in attempts:
             if release is not None:
@@ -533,7 +592,15 @@ class MeterPlanner:
             raise RuntimeError(f"quarter dispatch window at step {i0} failed: HiGHS "
                                f"{self.h.modelStatusToString(status)}")
         self.attempts = attempts.index((limit, release)) + 1
-        x = np.asarray(self.h.getSolution().col_value)
+        info = self.h.getInfo()
+        return self._result(w, i0, trailer, np.asarray(self.h.getSolution().col_value),
+                            float(info.objective_function_value), float(info.mip_gap))
+
+    def _result(self, w: _Window, i0: int, trailer: TrailerPlan | None, x: np.ndarray, objective: float,
+                gap: float) -> dict[str, np.ndarray]:
+        """The plan's per-step arrays from the solution ``x`` of window ``w``."""
+        n, ix = w.n, w.ix
+        t = np.arange(n)
         self._prev = (i0, w, x)
         ely_el, h2_ely, fc_p, h2_fc, comp = self._expressions(ix, t)
         ely = self.plant.electrolyser
@@ -547,8 +614,7 @@ class MeterPlanner:
                "h2_fc_kg_per_h": val(h2_fc), "q_fc_kw": x[ix("q", t)], "m_kg": x[ix("m", t)],
                "deliveries": np.round(x[ix("d", t)]) if trailer is not None else np.zeros(n),
                "buffer_kg": x[ix("b", t)] if trailer is not None else np.zeros(n),
-               "objective_eur": float(self.h.getInfo().objective_function_value),
-               "mip_gap": float(self.h.getInfo().mip_gap)}
+               "objective_eur": objective, "mip_gap": gap}
         for mt in w.meters:
             out[f"imp_{mt}"] = x[ix(f"imp_{mt}", t)]
             out[f"exp_{mt}"] = x[ix(f"exp_{mt}", t)]
@@ -569,8 +635,9 @@ class MeterDispatcher:
 
     def __init__(self, plant: PlantParams, settings: OptSettings, inputs: MeterInputs, dt_h: float,
                  window_steps: int, commit_steps: int, metering: str = "per_building",
-                 heat: str = "heat_pump", trailer: TrailerPlan | None = None, warm_start: bool = True) -> None:
-        self.planner = MeterPlanner(plant, settings, dt_h, metering, heat, warm_start)
+                 heat: str = "heat_pump", trailer: TrailerPlan | None = None, warm_start: bool = True,
+                 lp_first: bool = False) -> None:
+        self.planner = MeterPlanner(plant, settings, dt_h, metering, heat, warm_start, lp_first)
         self.inputs, self.window, self.commit = inputs, window_steps, commit_steps
         self.trailer, self.dt_h = trailer, dt_h
         self.m_min_kg = plant.tank.m_min_kg
@@ -584,6 +651,7 @@ class MeterDispatcher:
         self._last_i = -1
         self.solve_times_s: list[float] = []  # wall time per plan (s)
         self.solve_cpu_s: list[float] = []  # CPU time per plan (s): comparable on a busy machine
+        self.orders: list[tuple[int, int]] = []  # (step ordered, step due) of the ordering policy
         self.plans: list[tuple[int, dict[str, np.ndarray]]] = []
 
     def decide(self, state: PlantState, inputs: pd.DataFrame, i: int) -> Setpoints:
@@ -607,6 +675,8 @@ class MeterDispatcher:
             self._i0 = i
             if tr is not None:
                 self._ordered[i:i + n] = self._plan["deliveries"]
+                if tr.ordering == "policy":
+                    self._order(i, float(state.m_tank_kg))
             self.solve_times_s.append(time.perf_counter() - t0)
             self.solve_cpu_s.append(time.process_time() - c0)
             self.plans.append((i, self._plan))
@@ -618,3 +688,33 @@ class MeterDispatcher:
         nxt = k + 1 < len(self._plan["ely_on"]) and self._plan["ely_on"][k + 1] > 0.5
         return Setpoints(ely_p_stack_kw=float(self._plan["ely_p_stack_kw"][k]) if on else 0.0,
                          ely_standby=on or nxt, fc_p_kw=float(self._plan["fc_kw"][k]))
+
+    def _order(self, i: int, pool_kg: float) -> None:
+        """The ordering policy, reviewed once per plan: a periodic-review (R, s, Q) rule on the plan's forecast.
+
+        R is the re-plan interval, Q one whole bundle, and the reorder point s says "one bundle place will be
+        empty when it arrives": a bundle is ordered at review step ``i`` for the first working step ``a`` at
+        least ``lead_steps`` later if the buffer, plus what is already on order, minus the fuel cell's forecast
+        use until ``a`` is at most ``cap − payload``, and if the school tank holds a full payload above its floor
+        beyond what is already promised. The forecast is the plan just made (it knows prices, loads and heat of
+        the window); beyond the window no use is assumed, so a bundle never arrives at a full place if the next
+        plans use no less than this one (the MILP keeps the buffer ≤ capacity, burning if it must). Orders are
+        written into ``_ordered`` at their arrival step; later windows take them as fixed deliveries.
+        """
+        tr, plan = self.trailer, self._plan
+        assert tr is not None and plan is not None
+        n_all = len(self.inputs.pv_kw)
+        work = np.flatnonzero(tr.working[i + max(tr.lead_steps, 1):]) + i + max(tr.lead_steps, 1)
+        if work.size == 0:
+            return
+        a = int(work[0])
+        use = np.asarray(plan["h2_fc_kg_per_h"], float) * self.dt_h  # the plan's forecast from step i
+        use_until = float(use[:max(0, min(a - i, use.size))].sum())
+        b_now = self._b  # the buffer at the start of step i (before its use)
+        on_order = float(self._ordered[i:n_all].sum())
+        spare = pool_kg - b_now - self.m_min_kg - tr.payload_kg * on_order
+        # one bundle per review: the trailer carries one, and a second place empties only after a day's use
+        if (b_now + tr.payload_kg * on_order - use_until <= tr.cap_kg - tr.payload_kg + 1e-9
+                and spare >= tr.payload_kg - 1e-9 and self._ordered[a] == 0):
+            self._ordered[a] = 1.0
+            self.orders.append((i, a))

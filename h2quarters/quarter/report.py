@@ -96,7 +96,7 @@ _DE: dict[str, str] = {
     "Steps with EN 50160 or thermal violation": "Schritte mit Verletzung EN 50160 oder thermisch",
     "Grid losses (kWh, period)": "Netzverluste (kWh, Zeitraum)",
     "Key figures": "Kennzahlen", "KPI": "Kennzahl", "value": "Wert", "Assumptions": "Annahmen",
-    "CO2 and cost attribution": "Zuordnung von CO2 und Kosten", "Grid stress cases": "Netz-Stressfälle",
+    "CO2 and cost attribution": "Zuordnung von CO2 und Kosten", "Grid stress cases": "Netz-Stressfälle", "Representative weeks": "Typwochen",
     "Grid map": "Netzplan", "Variant comparison": "Variantenvergleich", "case": "Fall",
     "CO2 (kg)": "CO2 (kg)", "cost (EUR)": "Kosten (EUR)", "school meter (EUR)": "Zähler Schule (EUR)",
     "STZ meter (EUR)": "Zähler STZ (EUR)", "baseline": "Referenz",
@@ -530,8 +530,60 @@ font-variant-numeric:tabular-nums} section{margin:28px 0} .note{color:#555;font-
 """
 
 
+_REP_LABELS = {
+    "bill_school_eur": ("school bill (EUR/a)", "Stromrechnung Schule (EUR/a)"),
+    "bill_stz_eur": ("Stadtteilzentrum bill (EUR/a)", "Stromrechnung Stadtteilzentrum (EUR/a)"),
+    "h2_produced_kg": ("H2 produced (kg/a)", "erzeugter H2 (kg/a)"),
+    "h2_delivered_to_stz_kg": ("H2 to the fuel cell (kg/a)", "H2 an die Brennstoffzelle (kg/a)"),
+    "trailer_trips": ("trailer trips (1/a)", "Anhängerfahrten (1/a)"),
+    "co2_avoided_by_h2_kg": ("CO2 avoided by H2 (kg/a)", "durch H2 vermiedenes CO2 (kg/a)"),
+    "cost_h2_increment_eur": ("cost increment of H2 (EUR/a)", "Mehrkosten durch H2 (EUR/a)"),
+    "h2system_self_sufficiency": ("self-sufficiency (%)", "Autarkiegrad (%)"),
+    "lcoh_eur_per_kg": ("LCOH (EUR/kg)", "H2-Gestehungskosten (EUR/kg)"),
+    "lcoh_delivered_eur_per_kg": ("LCOH delivered (EUR/kg)", "H2-Kosten geliefert (EUR/kg)"),
+}
+
+
+def _rep_num(v: object, de: bool, pct: bool = False) -> str:
+    if v is None or not np.isfinite(float(v)):
+        return "–"
+    x = float(v) * (100.0 if pct else 1.0)
+    t = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+    return t.replace(",", "\u2009").replace(".", ",") if de else t  # German: decimal comma, thin-space thousands
+
+
+def representative_html(rep: dict, lang: str = "en") -> str:
+    """The typical weeks (start, weight) and the measured error of their annual figures against a whole year."""
+    de = lang == "de"
+    w = rep["weeks"]
+    weeks = ", ".join(f"{s.date()} (×{_rep_num(x, de)})" for s, x in zip(w.starts, w.weights))
+    head = ("<tr><th>Kennzahl</th><th>Typwochen</th><th>ganzes Jahr</th><th>Abweichung</th><th>Abweichung (%)</th>"
+            "</tr>" if de else "<tr><th>figure</th><th>typical weeks</th><th>whole year</th><th>error</th>"
+            "<th>error (%)</th></tr>")
+    rows = []
+    for r in rep["error"].to_dict(orient="records"):
+        pct = r["kpi"] == "h2system_self_sufficiency"
+        label = _REP_LABELS.get(r["kpi"], (r["kpi"], r["kpi"]))[1 if de else 0]
+        rel = r["rel_error"]
+        rel_s = "–" if rel is None or not np.isfinite(float(rel)) else (
+            ("+" if rel >= 0 else "") + _rep_num(rel, de, pct=True) + " %")
+        rows.append(f"<tr><td>{html.escape(label)}</td><td>{_rep_num(r['representative'], de, pct)}</td>"
+                    f"<td>{_rep_num(r['full_year'], de, pct)}</td><td>{_rep_num(r['abs_error'], de, pct)}</td>"
+                    f"<td>{rel_s}</td></tr>")
+    tab = f"<table class='kpi'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    text = (f"Jahreswerte aus {len(w.starts)} Typwochen (tsam, hierarchisch, Medoid), gewichtet mit der Zahl der "
+            f"Wochen, für die sie stehen: {weeks}. Jede Typwoche beginnt mit dem Anfangsbestand des Szenarios "
+            f"(größte Fehlerquelle neben der Clusterung). Gemessene Abweichung gegen ein ganzes Jahr der Variante "
+            f"{html.escape(str(rep['reference']))}:" if de else
+            f"Annual figures from {len(w.starts)} typical weeks (tsam, hierarchical, medoid), weighted by the number "
+            f"of weeks each stands for: {weeks}. Each typical week starts from the scenario's initial stock (the main "
+            f"error source besides the clustering). Measured error against a whole year of variant "
+            f"{html.escape(str(rep['reference']))}:")
+    return f"<p>{text}</p><div class='scroll'>{tab}</div>"
+
+
 def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None,
-                  lang: str = "en") -> Path:
+                  lang: str = "en", representative: dict | None = None) -> Path:
     """Write the report of ``res`` (and optionally a study's comparison table) to one HTML file.
 
     ``lang`` is "en" or "de"; the first plot embeds plotly.js inline; no file refers to the network. Plots
@@ -577,6 +629,9 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
     if res.stress is not None:
         fixed.append(f"<section id='sec-stress'><h2>{_t('Grid stress cases', lang)}</h2>"
                      f"{stress_html(res.stress, lang)}</section>")
+    if representative is not None:
+        fixed.append(f"<section id='sec-representative'><h2>{_t('Representative weeks', lang)}</h2>"
+                     f"{representative_html(representative, lang)}</section>")
     if study_table is not None and len(study_table):
         cols = [c for c in ("variant", "lcoh_period_eur_per_kg", "lcoh_delivered_period_eur_per_kg",
                             "h2system_self_sufficiency", "co2_avoided_by_h2_kg", "cost_h2_increment_eur",
@@ -607,8 +662,13 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
     return p
 
 
-def render_reports(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None) -> list[Path]:
-    """The report in English (``path``) and German (``path`` with ``.de.html``), linked to each other."""
+def render_reports(res: QuarterResult, path: str | Path, study_table: pd.DataFrame | None = None,
+                   representative: dict | None = None) -> list[Path]:
+    """The report in English (``path``) and German (``path`` with ``.de.html``), linked to each other.
+
+    ``representative``: ``weeks`` (:class:`h2quarters.quarter.representative.RepresentativeWeeks`), ``error``
+    (:func:`h2quarters.quarter.representative.representative_error`) and ``reference`` (variant id).
+    """
     p = Path(path)
-    return [render_report(res, p, study_table, "en"),
-            render_report(res, p.with_name(p.name.replace(".html", ".de.html")), study_table, "de")]
+    return [render_report(res, p, study_table, "en", representative),
+            render_report(res, p.with_name(p.name.replace(".html", ".de.html")), study_table, "de", representative)]

@@ -94,6 +94,7 @@ class QuarterResult:
     overrides: dict = field(default_factory=dict)
     stress: pd.DataFrame | None = None
     dispatch_plans: list = field(default_factory=list)  # (first step, plan arrays) of the quarter's optimiser
+    dispatch_orders: list = field(default_factory=list)  # (step ordered, step due) of the bundle ordering policy
 
     @property
     def dt_h(self) -> float:
@@ -149,10 +150,10 @@ def meter_dispatcher(q: Quarter, scn: Scenario, inputs: pd.DataFrame, prof: Buil
                               # every kg the fuel cell uses travels once, so a trip's cost is paid per kg in the
                               # long run; inside a 48-h window a full trip cost would starve the fuel cell
                               # (hydrogen is valued the same at both ends), so it only breaks ties here
-                              eur_per_trip=0.01)
+                              eur_per_trip=0.01, ordering=tr.ordering)
     return MeterDispatcher(plant, settings, mi, dt_h, max(2, round(q.dispatch.window_h / dt_h)),
                            max(1, round(q.dispatch.commit_h / dt_h)), q.metering, q.backup.heat, trailer,
-                           warm_start=d.warm_start)
+                           warm_start=d.warm_start, lp_first=d.lp_first)
 
 
 _PROFILE_CACHE: dict[str, tuple] = {}
@@ -354,6 +355,7 @@ def simulate_quarter(q: Quarter | str | Path, overrides: dict[str, float] | None
         res.stress = grid_stress(res)
         res.timings_s["grid_stress_s"] = time.perf_counter() - t0
     res.dispatch_plans = list(getattr(dispatcher, "plans", []))
+    res.dispatch_orders = list(getattr(dispatcher, "orders", []))
     res.kpis = quarter_kpis(res)
     res.timings_s["total_s"] = time.perf_counter() - t_all
     res.kpis["runtime_s"] = res.timings_s

@@ -27,6 +27,13 @@ import numpy as np
 import pandas as pd
 
 from h2quarters.quarter.h2site import check_overrides
+from h2quarters.quarter.representative import (
+    RepresentativeWeeks,
+    representative_error,
+    representative_kpis,
+    representative_weeks,
+    study_row,
+)
 
 #: Objectives of the Pareto set: (KPI key, +1 maximise / -1 minimise).
 OBJECTIVES: tuple[tuple[str, int], ...] = (("lcoh_period_eur_per_kg", -1), ("h2system_self_sufficiency", +1),
@@ -89,8 +96,12 @@ class StudyError(ValueError):
 
 
 def run_variant(quarter_path: str, overrides: dict[str, float], start: str | None, end: str | None,
-                dispatch: str | None, powerflow: bool = True, year: int | None = None) -> dict:
+                dispatch: str | None, powerflow: bool = True, year: int | None = None,
+                weeks: RepresentativeWeeks | None = None) -> dict:
     """Simulate one variant and return its KPIs (runs on a Dask worker).
+
+    With ``weeks`` the variant is simulated on those typical weeks and its figures are the year they stand for
+    (:func:`h2quarters.quarter.representative.representative_kpis`).
 
     A bad input found on the worker (``ValueError``, including configuration errors) comes back as
     ``{"error": message}`` instead of an exception: configuration errors do not survive pickling, and the
@@ -103,11 +114,14 @@ def run_variant(quarter_path: str, overrides: dict[str, float], start: str | Non
         q = load_quarter(quarter_path)
         if year is not None:
             q = q.model_copy(update={"year": year})
-        res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
-                               check_steps=0, powerflow=powerflow, stress=False)
+        if weeks is not None:
+            k = study_row(representative_kpis(q, len(weeks.starts), overrides, dispatch, powerflow, weeks))
+        else:
+            res = simulate_quarter(q, overrides=overrides, start=start, end=end, dispatch=dispatch,
+                                   check_steps=0, powerflow=powerflow, stress=False)
+            k = dict(res.kpis)
     except (ValueError, RuntimeError) as exc:  # bad input, or a dispatch window no solver run could plan
         return {"error": str(exc), "worker_pid": os.getpid()}
-    k = dict(res.kpis)
     k["worker_pid"] = os.getpid()
     return json.loads(json.dumps(k, default=_jsonable))
 
@@ -141,23 +155,28 @@ class StudyResult:
     n_run: int
     n_resumed: int
     scheduler: str
+    representative_error: pd.DataFrame | None = None  # representative vs full year of ``reference_variant``
+    reference_variant: str | None = None
+    weeks: RepresentativeWeeks | None = None
 
 
 def _settings_key(quarter_path: str, start: str | None, end: str | None, dispatch: str | None,
-                  powerflow: bool, year: int | None = None) -> str:
+                  powerflow: bool, year: int | None = None, representative: int | None = None) -> str:
     q = Path(quarter_path)
     files = sorted(q.glob("*.yaml")) if q.is_dir() else [q]
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
-    h.update(repr((start, end, dispatch, powerflow) + ((year,) if year is not None else ())).encode())
+    h.update(repr((start, end, dispatch, powerflow) + ((year,) if year is not None else ())
+                  + ((("representative", representative),) if representative else ())).encode())
     return h.hexdigest()[:16]
 
 
 def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str | Path,
               scheduler: str | None = None, n_workers: int = 2, start: str | None = None, end: str | None = None,
               dispatch: str | None = None, powerflow: bool = True, progress: bool = True,
-              year: int | None = None, connect_timeout_s: float = 10.0) -> StudyResult:
+              year: int | None = None, connect_timeout_s: float = 10.0,
+              representative: int | None = None) -> StudyResult:
     """Run every combination of ``vary`` on Dask and write the comparison.
 
     Parameters
@@ -184,6 +203,10 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
         Calendar year instead of the quarter file's.
     connect_timeout_s : float
         How long to wait for ``scheduler`` before giving up with :class:`StudyError`.
+    representative : int, optional
+        Simulate every variant on this many typical weeks chosen and weighted by tsam and report the year they
+        stand for; the first variant is also simulated over the whole year and the error of its representative
+        figures is measured (``representative_error.csv``). Not together with ``start``/``end``.
 
     Raises
     ------
@@ -194,10 +217,20 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
     from tqdm import tqdm
 
     quarter_path = str(Path(quarter_path).resolve())
+    weeks = None
+    if representative is not None:
+        if start is not None or end is not None:
+            raise ValueError("--representative: the typical weeks stand for the whole year; leave out --start/--end")
+        from h2quarters.quarter.config import load_quarter
+
+        qy = load_quarter(quarter_path)
+        if year is not None:
+            qy = qy.model_copy(update={"year": year})
+        weeks = representative_weeks(qy, representative)  # the same weeks for every variant
     out = Path(out)
     vdir = out / "variants"
     vdir.mkdir(parents=True, exist_ok=True)
-    key = _settings_key(quarter_path, start, end, dispatch, powerflow, year)
+    key = _settings_key(quarter_path, start, end, dispatch, powerflow, year, representative)
     variants = expand(vary)
     done: dict[str, dict] = {}
     todo: list[dict[str, float]] = []
@@ -227,8 +260,19 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
         client = Client(cluster)
     address = client.scheduler.address
     try:
-        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, year, pure=False,
-                                 key=f"quarter-variant-{variant_id(ov)}-{key}"): ov for ov in todo}
+        futures = {client.submit(run_variant, quarter_path, ov, start, end, dispatch, powerflow, year, weeks,
+                                 pure=False, key=f"quarter-variant-{variant_id(ov)}-{key}"): ov for ov in todo}
+        ref_file = out / "reference_full_year.json"
+        ref_fut = None
+        if weeks is not None:  # the measured error: the first variant over the whole year
+            try:
+                cached = json.loads(ref_file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                cached = {}
+            if cached.get("settings_key") != key:
+                ref_fut = client.submit(run_variant, quarter_path, variants[0], None, None, dispatch, powerflow,
+                                        year, None, pure=False, key=f"quarter-reference-{key}")
+                futures[ref_fut] = variants[0]
         bar = tqdm(total=len(variants), initial=n_resumed, desc="variants", unit="variant", disable=not progress)
         for fut in as_completed(futures):
             ov = futures[fut]
@@ -237,6 +281,12 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
                 for f in futures:
                     f.cancel()
                 raise StudyError(f"variant {variant_id(ov)}: {k['error']}")
+            if fut is ref_fut:
+                tmp = out / ".reference_full_year.json.tmp"
+                tmp.write_text(json.dumps({"variant": variant_id(ov), "settings_key": key, "kpis": k}, indent=1),
+                               encoding="utf-8")
+                tmp.replace(ref_file)
+                continue
             rec = {"variant": variant_id(ov), "overrides": ov, "settings_key": key, "kpis": k}
             tmp = vdir / f".{variant_id(ov)}.json.tmp"
             tmp.write_text(json.dumps(rec, indent=1), encoding="utf-8")
@@ -254,15 +304,29 @@ def run_study(quarter_path: str | Path, vary: dict[str, list[float]], out: str |
         rec = done[variant_id(ov)]
         row = {"variant": rec["variant"], **{f"{k}": v for k, v in ov.items()}}
         row.update({c: rec["kpis"].get(c) for c in TABLE_COLUMNS})
+        if weeks is not None:
+            row["annualised_from"] = rec["kpis"].get("annualised_from")
         row["worker_pid"] = rec["kpis"].get("worker_pid")
         rows.append(row)
     table = pd.DataFrame(rows)
     table["pareto"] = pareto_mask(table)
     table.to_csv(out / "study_table.csv", index=False, float_format="%.6g")
+    err = None
+    if weeks is not None:
+        full = json.loads((out / "reference_full_year.json").read_text(encoding="utf-8"))["kpis"]
+        err = representative_error(done[variant_id(variants[0])]["kpis"]["representative"]["annual"], full)
+        err.to_csv(out / "representative_error.csv", index=False, float_format="%.6g")
     table[table.pareto].to_csv(out / "pareto.csv", index=False, float_format="%.6g")
     (out / "study.json").write_text(json.dumps({
         "quarter": quarter_path, "vary": vary, "start": start, "end": end, "dispatch": dispatch,
         "powerflow": powerflow, "scheduler": address, "n_variants": len(variants), "n_run": len(todo),
         "n_resumed": n_resumed, "objectives": OBJECTIVES, "pareto": table.variant[table.pareto].tolist(),
-    }, indent=1), encoding="utf-8")
-    return StudyResult(table=table, out=out, n_run=len(todo), n_resumed=n_resumed, scheduler=address)
+        "representative": None if weeks is None else {
+            "n": len(weeks.starts), "weeks": [{"start": str(s.date()), "weight_weeks": float(w)}
+                                              for s, w in zip(weeks.starts, weeks.weights)],
+            "profile_rmse": weeks.rmse, "reference_variant": variant_id(variants[0]),
+            "error": err.to_dict(orient="records") if err is not None else None},
+    }, indent=1, default=_jsonable), encoding="utf-8")
+    return StudyResult(table=table, out=out, n_run=len(todo), n_resumed=n_resumed, scheduler=address,
+                       representative_error=err, reference_variant=variant_id(variants[0]) if weeks else None,
+                       weeks=weeks)

@@ -107,3 +107,14 @@ def test_bad_period_refused_before_workers(tmp_path: Path, wesertor_dir: Path) -
                          "--out", str(tmp_path / "s")])
     assert code == 2 and "--start: 2024-05-05 is outside the quarter's year 2025" in out
     assert not (tmp_path / "s").exists()
+
+
+def test_representative_weeks_refused_with_a_period_or_out_of_range(tmp_path: Path, wesertor_dir: Path) -> None:
+    code, out, _ = _run(["quarter", "study", str(wesertor_dir), "--vary", "pv_kwp=50", "--representative", "4",
+                         "--start", "2025-06-02", "--end", "2025-06-16", "--out", str(tmp_path / "s")])
+    assert code == 2 and len([x for x in out.splitlines() if x.strip()]) == 1, out
+    assert "--representative: the typical weeks stand for the whole year; leave out --start/--end" in out
+    code, out, _ = _run(["quarter", "study", str(wesertor_dir), "--vary", "pv_kwp=50", "--representative", "60",
+                         "--out", str(tmp_path / "s")])
+    assert code == 2 and "--representative: value 60 outside the allowed range [1, 52]" in out
+    assert not (tmp_path / "s" / "study_table.csv").exists()

@@ -71,7 +71,8 @@ def test_shared_connection_is_one_meter(wesertor_dir) -> None:
 def test_warm_replans_agree_with_cold_solves(wesertor_dir) -> None:
     """The warm-started re-plans on the live HiGHS model (shifted previous plan as the first incumbent, the
     tightened bundle rows) plan what cold solves of the model before plan: per window within the MIP gap, and
-    the realised bills and hydrogen within that gap too. The shifted plans pass the row/bound check and are used."""
+    the realised bills and hydrogen within that gap too. The shifted plans pass the row/bound check and are used.
+    The LP-first path (rounded LP plans taken when within the gap of the LP bound) agrees within the gap too."""
     from h2quarters.quarter import meters
     from h2quarters.quarter.config import load_quarter
 
@@ -86,14 +87,19 @@ def test_warm_replans_agree_with_cold_solves(wesertor_dir) -> None:
     runs = {}
     meters.MeterDispatcher.__init__ = spy
     try:
-        for warm in (True, False):
-            qq = q.model_copy(update={"dispatch": q.dispatch.model_copy(update={"warm_start": warm})})
-            runs[warm] = simulate_quarter(qq, start="2025-01-13", end="2025-01-17", check_steps=0, powerflow=False)
+        for key, (warm, lp) in {True: (True, False), False: (False, False), "lp": (True, True)}.items():
+            qq = q.model_copy(update={"dispatch": q.dispatch.model_copy(update={"warm_start": warm,
+                                                                                "lp_first": lp})})
+            runs[key] = simulate_quarter(qq, start="2025-01-13", end="2025-01-17", check_steps=0, powerflow=False)
     finally:
         meters.MeterDispatcher.__init__ = init
-    warm_d, cold_d = made
+    warm_d, cold_d, lp_d = made
     assert warm_d.planner.warm_used == ["cold", "accepted", "accepted", "accepted"]
     assert cold_d.planner.warm_used == ["cold"] * 4
+    assert "rounded" in lp_d.planner.lp_used and len(lp_d.planner.lp_used) == 4
+    for _, p in runs["lp"].dispatch_plans:  # a rounded plan's gap to the LP bound is within the tolerance
+        assert p["mip_gap"] <= q.dispatch.mip_rel_gap + 1e-9 or p["mip_gap"] * abs(p["objective_eur"]) <= (
+            q.dispatch.mip_abs_gap_eur + 1e-9)
     gap = q.dispatch.mip_rel_gap
     # the first window sees the same state in both runs: its optimum within the gap of both solves
     o_w, o_c = runs[True].dispatch_plans[0][1]["objective_eur"], runs[False].dispatch_plans[0][1]["objective_eur"]
@@ -102,3 +108,33 @@ def test_warm_replans_agree_with_cold_solves(wesertor_dir) -> None:
     bill_w, bill_c = kw["bill_school_eur"] + kw["bill_stz_eur"], kc["bill_school_eur"] + kc["bill_stz_eur"]
     assert bill_w == pytest.approx(bill_c, rel=2 * gap)
     assert kw["h2_produced_kg"] == pytest.approx(kc["h2_produced_kg"], rel=0.05, abs=0.5)
+    kl = runs["lp"].kpis
+    assert kl["bill_school_eur"] + kl["bill_stz_eur"] == pytest.approx(bill_c, rel=2 * gap)
+    assert kl["h2_produced_kg"] == pytest.approx(kc["h2_produced_kg"], rel=0.05, abs=0.5)
+
+
+def test_bundles_are_ordered_ahead_on_the_forecast(wesertor_dir) -> None:
+    """The ordering policy orders at a daily review, at least the lead time ahead, for a working hour, only once the
+    school tank holds a full payload; every bundle that arrived was ordered, and none arrives at a full buffer.
+    (June from a Monday: the school tank has a bundle to spare by Friday, which arrives on Monday.)"""
+    r = simulate_quarter(wesertor_dir, start="2025-06-02", end="2025-06-12", check_steps=0, powerflow=False)
+    tr = r.quarter.supply.trailer
+    assert tr.ordering == "policy"
+    lead = round(tr.lead_time_h / r.dt_h)
+    orders = r.dispatch_orders
+    assert orders, "by Friday the school tank holds a bundle to spare"
+    idx = r.timeseries.index
+    plan_steps = {i for i, _ in r.dispatch_plans}
+    for i, due in orders:
+        assert i in plan_steps  # reviewed when a plan is made
+        assert due - i >= lead
+        if due < len(idx):
+            t = idx[due]
+            assert t.dayofweek in tr.work_days and tr.work_start_h <= t.hour < tr.work_end_h
+    trips = r.timeseries.trailer_trips.to_numpy()
+    due_in_period = sorted(d for _, d in orders if d < len(idx))
+    assert due_in_period, "the Monday delivery falls inside the period"
+    assert sorted(np.flatnonzero(trips > 0).tolist()) == due_in_period
+    buf = r.timeseries.stz_h2_buffer_kg.to_numpy()
+    assert buf.max() <= tr.stz_buffer_kg + 1e-6
+    assert r.kpis["fc_h2_short_kg"] == pytest.approx(0.0, abs=1e-6)

@@ -92,9 +92,9 @@ def _login(page: Any, url: str, name: str) -> None:
 
 
 @pytest.mark.timeout(600)  # a busy machine: the quarter's first variant loads profiles for a minute
-def test_planner_study_restart_resume_compare_download(plan_server: _Server, browser: Any) -> None:
+def test_planner_study_restart_resume_compare_download(plan_server: _Server, new_context: Any) -> None:
     url = plan_server.url
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    ctx = new_context()
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))  # script errors (refused requests are expected)
@@ -187,7 +187,7 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     # share with the viewer, who sees the results but no controls
     page.click("#job-share")
     page.wait_for_selector("#job-share[data-shared=true]")
-    ctx2 = browser.new_context(viewport={"width": 390, "height": 844})
+    ctx2 = new_context(phone=True)
     v = ctx2.new_page()
     _login(v, url, "victor")
     v.wait_for_url(url + "/cockpit")

@@ -439,7 +439,18 @@ def _num(v: Any, decimals: int | str | None = None, lang: str = "de") -> str:
     return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")
 
 
+def _kpi(v: Any, key: str, lang: str = "de", diff: bool = False) -> str:
+    """A KPI for the page: a fraction (:data:`~h2quarters.jobs.results.FRACTION_KPIS`) in per cent with one decimal
+    and its unit (``74,2 %``), the difference of two fractions in percentage points; other KPIs as ``num``."""
+    if key in RS.FRACTION_KPIS and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        unit = ("%-Pkt." if lang == "de" else "pp") if diff else "%"
+        return f"{_num(v * 100.0, 1, lang)}\u00a0{unit}"  # no break between number and unit
+    return _num(v, None, lang)
+
+
 _templates.env.filters["num"] = _num
+_templates.env.filters["kpi"] = _kpi
+_templates.env.globals["FRACTION_KPIS"] = sorted(RS.FRACTION_KPIS)  # the Pareto plot's axes in % too
 
 
 def _page(request: Request, name: str, lang: str, p: Principal, **ctx: Any) -> Response:

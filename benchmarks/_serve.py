@@ -1,4 +1,5 @@
-"""Start and stop ``h2q serve`` for the benchmarks that measure a running server (not a benchmark itself)."""
+"""Start and stop ``h2q serve`` for the benchmarks that measure a running server, log in and measure the control
+loop's idle baseline (not a benchmark itself)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 H2Q = str(Path(sys.executable).parent / "h2q")
@@ -60,3 +63,28 @@ def stop(srv: subprocess.Popen[str], timeout_s: float = 20.0) -> None:
         srv.wait(timeout_s)
     except subprocess.TimeoutExpired:
         srv.kill()
+
+
+def login(c: Any, password: str | None, name: str = "admin") -> tuple[str, dict[str, str]]:
+    """Log in on the server of ``c`` (an ``httpx.Client`` with its ``base_url``).
+
+    Returns
+    -------
+    (token, headers)
+        The session token and the ``Authorization`` header that carries it. The session cookie the login also
+        sets is dropped, so every later call says by its header who makes it.
+    """
+    r = c.post("/api/auth/login", json={"name": name, "password": password})
+    if r.status_code != 200:
+        raise RuntimeError(f"login as {name!r} refused: {r.status_code} {r.text[:200]}")
+    c.cookies.clear()
+    tok = r.json()["access_token"]
+    return tok, {"Authorization": f"Bearer {tok}"}
+
+
+def loop_stats(c: Any, headers: dict[str, str], seconds: float, wait: bool = False) -> dict[str, Any]:
+    """The control loop's cycle statistics (``/api/loop``) over the last ``seconds``; with ``wait`` the server is
+    left alone for that long first (the idle baseline a benchmark compares its loaded figures with)."""
+    if wait:
+        time.sleep(seconds)
+    return c.get(f"/api/loop?last={int(seconds)}", headers=headers).json()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _serve import free_port, serve, stop  # benchmarks/ is on sys.path when run as a script
+from _serve import free_port, login, loop_stats, serve, stop  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,16 +109,13 @@ def main() -> int:
     srv, pw = serve(["--port", str(port), "--db", f"sqlite:///{tmp}/h2q.db"])
     try:
         with httpx.Client(base_url=base, timeout=10) as c:
-            tok = c.post("/api/auth/login", json={"name": "admin", "password": pw}).json()["access_token"]
-            h = {"Authorization": f"Bearer {tok}"}
-            time.sleep(a.baseline)
-            n_base = int(a.baseline)
-            base_stats = c.get(f"/api/loop?last={n_base}", headers=h).json()
+            tok, h = login(c, pw)
+            base_stats = loop_stats(c, h, a.baseline, wait=True)
             load = subprocess.run([sys.executable, __file__, "--viewers", str(a.viewers), "--seconds",
                                    str(a.seconds), "--load-only", base, tok], capture_output=True, text=True,
                                   check=True, cwd=ROOT)
             res = json.loads(load.stdout.strip().splitlines()[-1])
-            loop = c.get(f"/api/loop?last={int(a.seconds)}", headers=h).json()
+            loop = loop_stats(c, h, a.seconds)
             mode = c.get("/api/state", headers=h).json()["mode"]
     finally:
         stop(srv, 20)

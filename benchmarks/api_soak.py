@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,29 +36,16 @@ import httpx
 import numpy as np
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-H2Q = str(Path(sys.executable).parent / "h2q")
+from _serve import free_port, login, serve, stop  # benchmarks/ is on sys.path when run as a script
 
 
 def start(data: Path, cfg: Path, speed: float) -> tuple[subprocess.Popen[str], str, str | None, float]:
-    """Start ``h2q serve``; (process, base URL, one-time admin password or None, seconds to listen)."""
+    """Start ``h2q serve`` on a free port; (process, base URL, one-time admin password or None, seconds to listen)."""
     t0 = time.monotonic()
-    p = subprocess.Popen([H2Q, "serve", "--data-dir", str(data), "--config", str(cfg), "--port", "0",
-                          "--plc-port", "0", "--plant-speed", str(speed)], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, cwd=str(ROOT))
-    assert p.stdout is not None
-    pw = None
-    while True:
-        line = p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"h2q serve exited with {p.poll()}")
-        m = re.search(r"password: (\S+)", line)
-        if m:
-            pw = m.group(1)
-        m = re.match(r"Open (\S+)", line)
-        if m:
-            threading.Thread(target=p.stdout.read, daemon=True).start()
-            return p, m.group(1).rstrip("/"), pw, time.monotonic() - t0
+    port = free_port()
+    p, pw = serve(["--data-dir", str(data), "--config", str(cfg), "--port", str(port), "--plc-port", "0",
+                   "--plant-speed", str(speed)])
+    return p, f"http://127.0.0.1:{port}", pw, time.monotonic() - t0
 
 
 class Viewers:
@@ -103,9 +88,9 @@ class Viewers:
                 time.sleep(0.5)
 
 
-def login(base: str, pw: str) -> str:
+def admin_token(base: str, pw: str | None) -> str:
     with httpx.Client(base_url=base, timeout=10) as c:
-        return c.post("/api/auth/login", json={"name": "admin", "password": pw}).json()["access_token"]
+        return login(c, pw)[0]
 
 
 def main() -> None:
@@ -122,7 +107,7 @@ def main() -> None:
     proc, base, pw, t_start = start(data, cfg, a.speed)
     assert pw is not None
     viewers = Viewers(a.viewers)
-    viewers.base, viewers.token = base, login(base, pw)
+    viewers.base, viewers.token = base, admin_token(base, pw)
     for th in viewers.threads:
         th.start()
     restarts: list[float] = [t_start]
@@ -166,7 +151,7 @@ def main() -> None:
         db.close()
         proc, base, _pw, t_start = start(data, cfg, a.speed)
         restarts.append(t_start)
-        viewers.base, viewers.token = base, login(base, pw)
+        viewers.base, viewers.token = base, admin_token(base, pw)
         h = {"Authorization": "Bearer " + viewers.token}
         with httpx.Client(base_url=base, timeout=10) as c:
             t0 = time.monotonic()
@@ -181,11 +166,7 @@ def main() -> None:
         viewers.paused.clear()
         next_kill = time.monotonic() + a.kill_every
     viewers.stop.set()
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc, 30)
     lat = np.asarray(viewers.lat) * 1000
     out: dict[str, Any] = {
         "minutes": a.minutes, "kill_every_s": a.kill_every, "viewers": a.viewers, "speed": a.speed,

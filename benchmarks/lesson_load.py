@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _serve import free_port, serve, stop  # benchmarks/ is on sys.path when run as a script
+from _serve import free_port, login, loop_stats, serve, stop  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "teacher-password-1"
@@ -126,24 +126,19 @@ def main() -> int:
 
     try:
         with httpx.Client(base_url=base, timeout=30) as c:
-            atok = c.post("/api/auth/login", json={"name": "admin", "password": pw}).json()["access_token"]
-            ha = {"Authorization": f"Bearer {atok}"}
+            _, ha = login(c, pw)
             c.post("/api/users", json={"name": "tina", "role": "teacher", "password": PASSWORD}, headers=ha)
-            c.cookies.clear()
-            ttok = c.post("/api/auth/login", json={"name": "tina", "password": PASSWORD}).json()["access_token"]
-            c.cookies.clear()
-            ht = {"Authorization": f"Bearer {ttok}"}
+            ttok, ht = login(c, PASSWORD, "tina")
             les = c.post("/api/lab/lessons", json={"class_name": "bench", "exercises": ["E10", "E2"],
                                                    "groups": list("ABCDEF"), "speed": 60}, headers=ht).json()
             lid, code = les["lesson_id"], les["code"]
             c.post(f"/api/lab/lessons/{lid}/start", headers=ht)
             c.post(f"/api/lab/lessons/{lid}/faults", json={"choice": "h2_leak"}, headers=ht)
-            time.sleep(a.baseline)
-            idle = c.get(f"/api/loop?last={int(a.baseline)}", headers=ha).json()
+            idle = loop_stats(c, ha, a.baseline, wait=True)
             one = phase(1, a.baseline, 100)
-            loop_one = c.get(f"/api/loop?last={int(a.baseline)}", headers=ha).json()
+            loop_one = loop_stats(c, ha, a.baseline)
             res = phase(a.learners, a.seconds, 0)
-            loop = c.get(f"/api/loop?last={int(a.seconds)}", headers=ha).json()
+            loop = loop_stats(c, ha, a.seconds)
             mode = c.get("/api/state", headers=ha).json()["mode"]
     finally:
         stop(srv, 20)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from h2quarters.api import routes_auth, routes_control, routes_kpi, routes_lab, routes_plan, routes_plant
 from h2quarters.api.auth import LoginGuard, TokenService
-from h2quarters.api.deps import _ERROR_TEXT, ApiContext, ErrorBody
+from h2quarters.api.deps import _ERROR_TEXT, ApiContext, ErrorBody, LoginRequired, to_login
 from h2quarters.api.limits import BodySizeLimit
 from h2quarters.control.controller import Controller
 from h2quarters.control.hub import SnapshotHub
@@ -143,6 +143,8 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
     def health() -> dict[str, Any]:
         seq, snap = hub.latest()
         return {"status": "ok", "seq": seq, "mode": snap.get("mode")}
+
+    app.add_exception_handler(LoginRequired, to_login)  # pages that need a login send the browser to /login
 
     @app.exception_handler(ValueError)
     async def _value_error(_req: Request, exc: ValueError) -> JSONResponse:

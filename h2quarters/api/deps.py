@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.templating import Jinja2Templates
 from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema
 
 from h2quarters.api.auth import Principal, TokenService
@@ -122,3 +127,75 @@ Auditor = Annotated[Principal, Depends(require("audit"))]
 Replanner = Annotated[Principal, Depends(require("replan"))]
 Admin = Annotated[Principal, Depends(require("users"))]
 Ctx = Annotated[ApiContext, Depends(ctx)]
+
+
+# ============================================================================ pages
+# The server-rendered pages (cockpit, planners' workspace, learning lab) share one preamble: the language from
+# ``?lang=``, else the ``h2q_lang`` cookie, else German; the user from the session; a page that needs a login sends
+# the browser to /login (303); rendering remembers the language in the cookie for a year.
+LANGS = ("de", "en")
+LANG_COOKIE = "h2q_lang"
+_TEXTS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def page_texts(section: str, lang: str) -> dict[str, str]:
+    """A page section's texts: ``static/i18n/<section>/<lang>.json`` of the web package (German for an unknown
+    language), read once."""
+    lang = lang if lang in LANGS else "de"
+    if (section, lang) not in _TEXTS:
+        web = Path(str(resources.files("h2quarters.web")))
+        _TEXTS[section, lang] = json.loads((web / "static" / "i18n" / section / f"{lang}.json").read_text(
+            encoding="utf-8"))
+    return _TEXTS[section, lang]
+
+
+def page_lang(request: Request, lang: str | None = None) -> str:
+    """Dependency: the page's language (``?lang=``, else the ``h2q_lang`` cookie, else ``de``)."""
+    if lang in LANGS:
+        return lang  # type: ignore[return-value]
+    c = request.cookies.get(LANG_COOKIE)
+    return c if c in LANGS else "de"
+
+
+def page_user(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+              ) -> Principal | None:
+    """Dependency: the logged-in user (Bearer header or session cookie) or None; a page never answers 401."""
+    token = cred.credentials if cred is not None else request.cookies.get(COOKIE)
+    return request.app.state.ctx.tokens.verify(token) if token else None
+
+
+class LoginRequired(Exception):
+    """Raised where a page needs a (suitable) login: the app answers with a redirect to /login (303)."""
+
+
+def to_login(_request: Request, _exc: Exception) -> Response:
+    """Exception handler for :class:`LoginRequired` (registered by the app)."""
+    return RedirectResponse("/login", status_code=303)
+
+
+def page_login(permission: str | None = None) -> Callable[..., Principal]:
+    """Dependency for a page that needs a login (and ``permission``, if given): the user, else
+    :class:`LoginRequired` (the browser goes to /login)."""
+
+    def dep(p: Annotated[Principal | None, Depends(page_user)]) -> Principal:
+        if p is None or (permission is not None and not p.can(permission)):
+            raise LoginRequired
+        return p
+
+    dep.__name__ = f"page_login_{permission or 'any'}"
+    return dep
+
+
+def render_page(templates: Jinja2Templates, request: Request, name: str, lang: str, texts: dict[str, str],
+                **ctx: Any) -> Response:
+    """Render page template ``name`` with its texts ``T``, ``lang``, ``langs``, ``path`` and ``ctx``; the response
+    sets the ``h2q_lang`` cookie (a year; readable by the pages' scripts)."""
+    resp = templates.TemplateResponse(request, name, {"T": texts, "lang": lang, "langs": LANGS,
+                                                      "path": request.url.path, **ctx})
+    resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=False, path="/")
+    return resp
+
+
+PageLang = Annotated[str, Depends(page_lang)]
+PageUser = Annotated[Principal | None, Depends(page_user)]
+PageLogin = Annotated[Principal, Depends(page_login())]

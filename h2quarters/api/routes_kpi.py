@@ -8,7 +8,6 @@ role. Entering values needs the ``kpi_enter`` permission, replacing the catalogu
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from importlib import resources
 from pathlib import Path
@@ -16,14 +15,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from pydantic import BaseModel, Field
 
 from h2quarters.api.auth import Principal
-from h2quarters.api.deps import COOKIE, Ctx, _bearer, errors, require
+from h2quarters.api.deps import (COOKIE, Ctx, LoginRequired, PageLang, PageLogin, _bearer, errors, page_texts,
+                                 render_page, require)
 from h2quarters.config.loader import ConfigError
 from h2quarters.monitoring import entries as E
 from h2quarters.monitoring import exports as X
@@ -33,18 +33,13 @@ from h2quarters.monitoring.cockpit import TZ, Cockpit, Period
 # every KPI error answers the API's one error body (documented once for the whole router)
 router = APIRouter(tags=["kpi"], responses=errors(401, 403, 404, 422))
 WEB = Path(str(resources.files("h2quarters.web")))
-LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
-_I18N: dict[str, dict[str, str]] = {}
 _CREATE = threading.Lock()
 
 
 def i18n(lang: str) -> dict[str, str]:
     """The cockpit's texts (static/i18n/cockpit/<lang>.json; German for unknown languages)."""
-    lang = lang if lang in LANGS else "de"
-    if lang not in _I18N:
-        _I18N[lang] = json.loads((WEB / "static" / "i18n" / "cockpit" / f"{lang}.json").read_text(encoding="utf-8"))
-    return _I18N[lang]
+    return page_texts("cockpit", lang)
 
 
 def cockpit(request: Request) -> Cockpit:
@@ -243,21 +238,11 @@ async def report(ck: Ck, p: Who, quarter: Annotated[str | None, Query(max_length
 
 
 # ============================================================================ pages
-def _lang(request: Request, lang: str | None) -> str:
-    if lang in LANGS:
-        return lang  # type: ignore[return-value]
-    c = request.cookies.get("h2q_lang")
-    return c if c in LANGS else "de"
-
-
 def _page(request: Request, name: str, lang: str, p: Principal | None, **ctx: Any) -> Response:
     T = i18n(lang)
     site = getattr(request.app.state.ctx.scenario, "name", "h2quarters")
-    resp = _templates.TemplateResponse(request, name, {
-        "T": T, "U": lambda u: T.get("unit." + u, u), "lang": lang, "langs": LANGS, "user": p, "svg": svg,
-        "site": site, "path": request.url.path, "can_enter": p is not None and p.can("kpi_enter"), **ctx})
-    resp.set_cookie("h2q_lang", lang, max_age=365 * 86400, samesite="strict", httponly=False, path="/")
-    return resp
+    return render_page(_templates, request, name, lang, T, U=lambda u: T.get("unit." + u, u), user=p, svg=svg,
+                       site=site, can_enter=p is not None and p.can("kpi_enter"), **ctx)
 
 
 @pass_context
@@ -273,16 +258,14 @@ _templates.env.filters["num"] = _fmt
 
 
 @router.get("/cockpit", include_in_schema=False, response_class=HTMLResponse)
-def page_overview(request: Request, ck: Ck, p: Who, lang: str | None = None) -> Response:
+def page_overview(request: Request, ck: Ck, p: Who, lg: PageLang) -> Response:
     """Level 4."""
-    lg = _lang(request, lang)
     return _page(request, "cockpit.html", lg, p, d=ck.overview(lg, public_only=p is None))
 
 
 @router.get("/cockpit/tp/{tp_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_tp(tp_id: str, request: Request, ck: Ck, p: Who, lang: str | None = None) -> Response:
+def page_tp(tp_id: str, request: Request, ck: Ck, p: Who, lg: PageLang) -> Response:
     """Levels 3 (tachometer) and 2 (its measures)."""
-    lg = _lang(request, lang)
     try:
         d = ck.target_picture(tp_id, lg, public_only=p is None)
     except KeyError:
@@ -291,9 +274,8 @@ def page_tp(tp_id: str, request: Request, ck: Ck, p: Who, lang: str | None = Non
 
 
 @router.get("/cockpit/measure/{measure_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_measure(measure_id: str, request: Request, ck: Ck, p: Who, lang: str | None = None) -> Response:
+def page_measure(measure_id: str, request: Request, ck: Ck, p: Who, lg: PageLang) -> Response:
     """Level 1."""
-    lg = _lang(request, lang)
     try:
         d = ck.measure(measure_id, lg, public_only=p is None)
     except KeyError:
@@ -302,25 +284,21 @@ def page_measure(measure_id: str, request: Request, ck: Ck, p: Who, lang: str | 
 
 
 @router.get("/cockpit/kpi/{kpi_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_kpi(kpi_id: str, request: Request, ck: Ck, p: Who, lang: str | None = None) -> Response:
-    """KPI detail."""
-    lg = _lang(request, lang)
+def page_kpi(kpi_id: str, request: Request, ck: Ck, p: Who, lg: PageLang) -> Response:
+    """KPI detail (a KPI that is not public needs a login)."""
     cat, _ = ck.catalogue()
     if kpi_id not in {k.id for k in cat.kpis}:
         raise HTTPException(404, f"kpi {kpi_id!r} unknown")
     if not cat.kpi(kpi_id).public and p is None:
-        return RedirectResponse("/login", status_code=303)
+        raise LoginRequired
     return _page(request, "cockpit_kpi.html", lg, p, d=ck.kpi_detail(kpi_id, lg))
 
 
 @router.get("/cockpit/energy", include_in_schema=False, response_class=HTMLResponse)
-def page_energy(request: Request, ck: Ck, p: Who, lang: str | None = None,
+def page_energy(request: Request, ck: Ck, p: PageLogin, lg: PageLang,
                 period: Annotated[str, Query(pattern="^(day|month|year)$")] = "month",
                 when: Annotated[str | None, Query(max_length=10)] = None) -> Response:
     """Energy view of a period."""
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
-    lg = _lang(request, lang)
     try:
         per = Period.parse(period, when or None, dt.datetime.now(TZ).date())
     except ValueError as exc:
@@ -329,11 +307,8 @@ def page_energy(request: Request, ck: Ck, p: Who, lang: str | None = None,
 
 
 @router.get("/cockpit/entry", include_in_schema=False, response_class=HTMLResponse)
-def page_entry(request: Request, ck: Ck, p: Who, lang: str | None = None) -> Response:
+def page_entry(request: Request, ck: Ck, p: PageLogin, lg: PageLang) -> Response:
     """Form for hand-entered values and the log of who entered what."""
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
-    lg = _lang(request, lang)
     cat, vid = ck.catalogue()
     ks = [k for k in cat.kpis if k.source in ("manual", "counted")]
     log = E.values(ck.store, [k.id for k in ks], include_superseded=True, limit=50)

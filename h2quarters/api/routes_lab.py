@@ -18,13 +18,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from h2quarters.api.auth import Principal
-from h2quarters.api.deps import COOKIE, errors, require
+from h2quarters.api.deps import PageLang, errors, page_login, page_texts, render_page, require
 from h2quarters.lab import results as R
 from h2quarters.lab import store as LS
 from h2quarters.lab.service import SPEED_MAX, SPEED_MIN, START_STATES, FaultOrder, LabError, LessonService
@@ -32,9 +32,7 @@ from h2quarters.lab.service import SPEED_MAX, SPEED_MIN, START_STATES, FaultOrde
 router = APIRouter(tags=["lab"])
 LAB_COOKIE = "h2q_lab"
 WEB = Path(str(resources.files("h2quarters.web")))
-LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
-_I18N: dict[str, dict[str, str]] = {}
 EXERCISE_ID_RE = "^E([1-9]|1[0-3])$"  # the curricula's E1..E13 (an unknown id is still answered with a 422)
 _CREATE = threading.Lock()
 MAX_TEXT = 200  # answers, pseudonyms, labels: a hostile client gets a 422, not a stored essay
@@ -76,10 +74,7 @@ def _book(app: FastAPI, row: dict[str, Any]) -> None:
 
 def i18n(lang: str) -> dict[str, str]:
     """The lab pages' texts (static/i18n/lab/<lang>.json)."""
-    lang = lang if lang in LANGS else "de"
-    if lang not in _I18N:
-        _I18N[lang] = json.loads((WEB / "static" / "i18n" / "lab" / f"{lang}.json").read_text(encoding="utf-8"))
-    return _I18N[lang]
+    return page_texts("lab", lang)
 
 
 Svc = Annotated[LessonService, Depends(service)]
@@ -363,25 +358,12 @@ def setpoint(body: SetpointIn, lr: Learner, svc: Svc) -> dict[str, Any]:
 
 
 # ============================================================================ pages
-def _lang(request: Request, lang: str | None) -> str:
-    if lang in LANGS:
-        return lang  # type: ignore[return-value]
-    c = request.cookies.get("h2q_lang")
-    return c if c in LANGS else "de"
-
-
-def _teacher_or_none(request: Request) -> Principal | None:
-    tok = request.cookies.get(COOKIE)
-    p = request.app.state.ctx.tokens.verify(tok) if tok else None
-    return p if p is not None and p.can("lab_teach") else None
+PageTeacher = Annotated[Principal, Depends(page_login("lab_teach"))]
 
 
 def _page(request: Request, name: str, lang: str, **ctx: Any) -> Response:
     T = i18n(lang)
-    resp = _templates.TemplateResponse(request, name, {
-        "T": T, "lang": lang, "langs": LANGS, "path": request.url.path, "t_json": json.dumps(T), **ctx})
-    resp.set_cookie("h2q_lang", lang, max_age=365 * 86400, samesite="strict", httponly=False, path="/")
-    return resp
+    return render_page(_templates, request, name, lang, T, t_json=json.dumps(T), **ctx)
 
 
 def join_url(request: Request, code: str) -> str:
@@ -399,14 +381,10 @@ def qr_svg(text: str, scale: int = 8) -> str:
 
 
 @router.get("/lab", include_in_schema=False, response_class=HTMLResponse)
-def page_lessons(request: Request, svc: Svc, lang: str | None = None) -> Response:
+def page_lessons(request: Request, svc: Svc, lg: PageLang, p: PageTeacher) -> Response:
     """The teacher's lessons (past ones reopenable) and the form for a new lesson."""
-    p = _teacher_or_none(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
     from h2quarters.lab.service import catalog
 
-    lg = _lang(request, lang)
     cat = catalog()
     return _page(request, "lab_lessons.html", lg, user=p,
                  lessons=LS.lessons(svc.store, teacher=None if p.role == "admin" else p.name, limit=50),
@@ -414,33 +392,26 @@ def page_lessons(request: Request, svc: Svc, lang: str | None = None) -> Respons
 
 
 @router.get("/lab/lesson/{lesson_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_lesson(lesson_id: LessonId, request: Request, svc: Svc, lang: str | None = None,
+def page_lesson(lesson_id: LessonId, request: Request, svc: Svc, lg: PageLang, p: PageTeacher,
                 projector: bool = False) -> Response:
     """The instructor station (one click per function) or, with ``?projector=1``, the large join code + QR."""
-    p = _teacher_or_none(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
     row = _own(svc, lesson_id, p)
-    lg = _lang(request, lang)
     url = join_url(request, row["code"])
     return _page(request, "lab_projector.html" if projector else "lab_lesson.html", lg, user=p, lesson=row,
                  join_url=url, qr=qr_svg(url, 10 if projector else 4), start_states=START_STATES)
 
 
 @router.get("/lab/lesson/{lesson_id}/results", include_in_schema=False, response_class=HTMLResponse)
-def page_results(lesson_id: LessonId, request: Request, svc: Svc, lang: str | None = None) -> Response:
+def page_results(lesson_id: LessonId, request: Request, svc: Svc, lg: PageLang, p: PageTeacher) -> Response:
     """Heat map, frequent mistakes, time on task, exports."""
-    p = _teacher_or_none(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
     _own(svc, lesson_id, p)
-    return _page(request, "lab_results.html", _lang(request, lang), user=p, r=R.results(svc.store, lesson_id))
+    return _page(request, "lab_results.html", lg, user=p, r=R.results(svc.store, lesson_id))
 
 
 @router.get("/lab/join", include_in_schema=False, response_class=HTMLResponse)
-def page_learner(request: Request, svc: Svc, lang: str | None = None,
+def page_learner(request: Request, svc: Svc, lg: PageLang,
                  code: Annotated[str, Query(max_length=12)] = "") -> Response:
     """The learner's page: join form, then the workspace (phone first)."""
     tok = request.cookies.get(LAB_COOKIE)
     lr = svc.learner(tok) if tok else None
-    return _page(request, "lab_learner.html", _lang(request, lang), code=code.upper(), joined=lr is not None)
+    return _page(request, "lab_learner.html", lg, code=code.upper(), joined=lr is not None)

@@ -9,7 +9,6 @@ shares (viewers and the city's staff see results, never the controls). Business 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from importlib import resources
 from pathlib import Path
@@ -24,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from h2quarters.api.auth import Principal
-from h2quarters.api.deps import Ctx, errors, principal, require
+from h2quarters.api.deps import Ctx, PageLang, PageLogin, errors, page_texts, principal, render_page, require
 from h2quarters.config.loader import ConfigError
 from h2quarters.jobs import records as R
 from h2quarters.jobs import results as RS
@@ -33,9 +32,7 @@ from h2quarters.jobs.runner import JobManager, LimitError, StateError
 
 router = APIRouter(tags=["plan"], responses=errors(401, 403, 404, 422))
 WEB = Path(str(resources.files("h2quarters.web")))
-LANGS = ("de", "en")
 _templates = Jinja2Templates(directory=str(WEB / "templates"))
-_I18N: dict[str, dict[str, str]] = {}
 Planner = Annotated[Principal, Depends(require("plan"))]
 SidPath = Annotated[str, PathParam(max_length=80, description="shipped:<name> or the id of your copy")]
 FilePath = Annotated[str, PathParam(pattern="^(scenario|quarter|hydrogen-site)\\.yaml$")]
@@ -53,10 +50,7 @@ REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; sty
 
 def i18n(lang: str) -> dict[str, str]:
     """The workspace's texts (static/i18n/plan/<lang>.json; German for unknown languages)."""
-    lang = lang if lang in LANGS else "de"
-    if lang not in _I18N:
-        _I18N[lang] = json.loads((WEB / "static" / "i18n" / "plan" / f"{lang}.json").read_text(encoding="utf-8"))
-    return _I18N[lang]
+    return page_texts("plan", lang)
 
 
 def jobs(request: Request) -> JobManager:
@@ -431,13 +425,6 @@ def cluster(p: Planner, jm: Jobs) -> dict[str, Any]:
 
 
 # ============================================================================ pages
-def _lang(request: Request, lang: str | None) -> str:
-    if lang in LANGS:
-        return lang  # type: ignore[return-value]
-    ck = request.cookies.get("h2q_lang")
-    return ck if ck in LANGS else "de"
-
-
 def _num(v: Any, decimals: int | str | None = None, lang: str = "de") -> str:
     """A number for the page: fixed ``decimals``, ``"g"`` (up to 6 significant digits, for limits) or
     readable by size; German decimal comma, thin space between thousands."""
@@ -452,46 +439,39 @@ def _num(v: Any, decimals: int | str | None = None, lang: str = "de") -> str:
     return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")
 
 
+def _kpi(v: Any, key: str, lang: str = "de", diff: bool = False) -> str:
+    """A KPI for the page: a fraction (:data:`~h2quarters.jobs.results.FRACTION_KPIS`) in per cent with one decimal
+    and its unit (``74,2 %``), the difference of two fractions in percentage points; other KPIs as ``num``."""
+    if key in RS.FRACTION_KPIS and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        unit = ("%-Pkt." if lang == "de" else "pp") if diff else "%"
+        return f"{_num(v * 100.0, 1, lang)}\u00a0{unit}"  # no break between number and unit
+    return _num(v, None, lang)
+
+
 _templates.env.filters["num"] = _num
-
-
-def _page_user(request: Request) -> Principal | None:
-    from h2quarters.api.deps import COOKIE
-
-    tok = request.cookies.get(COOKIE)
-    return request.app.state.ctx.tokens.verify(tok) if tok else None
+_templates.env.filters["kpi"] = _kpi
+_templates.env.globals["FRACTION_KPIS"] = sorted(RS.FRACTION_KPIS)  # the Pareto plot's axes in % too
 
 
 def _page(request: Request, name: str, lang: str, p: Principal, **ctx: Any) -> Response:
     T = i18n(lang)
-    resp = _templates.TemplateResponse(request, name, {
-        "T": T, "K": lambda k: T.get("kpi." + k, k), "lang": lang, "langs": LANGS, "user": p,
-        "can_plan": p.can("plan"), "path": request.url.path,
-        "qs": urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"]), **ctx})
-    resp.set_cookie("h2q_lang", lang, max_age=365 * 86400, samesite="strict", httponly=False, path="/")
-    return resp
+    return render_page(_templates, request, name, lang, T, K=lambda k: T.get("kpi." + k, k), user=p,
+                       can_plan=p.can("plan"),
+                       qs=urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"]), **ctx)
 
 
 @router.get("/plan", include_in_schema=False, response_class=HTMLResponse)
-def page_home(request: Request, c: Ctx, lang: str | None = None) -> Response:
+def page_home(request: Request, c: Ctx, lg: PageLang, p: PageLogin) -> Response:
     """Scenarios (planners) and jobs."""
-    p = _page_user(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
-    lg = _lang(request, lang)
     sc = {"shipped": SC.shipped(), "copies": SC.copies(c.store, p.name)} if p.can("plan") else None
     return _page(request, "plan.html", lg, p, scenarios=sc, jobs=list_jobs(c, p))
 
 
 @router.get("/plan/scenario/{sid}", include_in_schema=False, response_class=HTMLResponse)
-def page_scenario(sid: str, request: Request, c: Ctx, lang: str | None = None) -> Response:
+def page_scenario(sid: str, request: Request, c: Ctx, lg: PageLang, p: PageLogin) -> Response:
     """The generated form and the run panel."""
-    p = _page_user(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
     if not p.can("plan"):
         return RedirectResponse("/plan", status_code=303)
-    lg = _lang(request, lang)
     s = _scenario(c.store, sid[:80], p)
     from h2quarters.quarter.h2site import VARIANT_PARAMS
 
@@ -499,21 +479,13 @@ def page_scenario(sid: str, request: Request, c: Ctx, lang: str | None = None) -
 
 
 @router.get("/plan/job/{job_id}", include_in_schema=False, response_class=HTMLResponse)
-def page_job(job_id: JobId, request: Request, c: Ctx, lang: str | None = None) -> Response:
+def page_job(job_id: JobId, request: Request, c: Ctx, lg: PageLang, p: PageLogin) -> Response:
     """Progress, KPI table, Pareto plot, report and downloads."""
-    p = _page_user(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
-    lg = _lang(request, lang)
     return _page(request, "plan_job.html", lg, p, job=get_job(job_id, c, p))
 
 
 @router.get("/plan/compare", include_in_schema=False, response_class=HTMLResponse)
 def page_compare(request: Request, c: Ctx, a: Annotated[str, Query(max_length=240)],
-                 b: Annotated[str, Query(max_length=240)], lang: str | None = None) -> Response:
+                 b: Annotated[str, Query(max_length=240)], lg: PageLang, p: PageLogin) -> Response:
     """Two runs side by side."""
-    p = _page_user(request)
-    if p is None:
-        return RedirectResponse("/login", status_code=303)
-    lg = _lang(request, lang)
     return _page(request, "plan_compare.html", lg, p, cmp=_compare(c, p, a, b))

@@ -27,6 +27,14 @@ HEADLINE = {
                 "grid_v_min_pu", "grid_line_loading_max_pct", "grid_steps_with_violation"],
 }
 
+#: KPIs whose value is a fraction (0..1); pages show them in per cent (exports keep the fraction).
+FRACTION_KPIS = frozenset({
+    "self_sufficiency_rate", "self_consumption_rate", "efficiency_lhv_system", "efficiency_hhv_system",
+    "ely_capacity_factor", "ely_faraday_efficiency", "h2_renewable_share_hourly", "h2_renewable_share_monthly",
+    "h2system_self_sufficiency", "quarter_self_sufficiency", "stz_share_met_by_h2", "stz_electricity_share_h2",
+    "stz_heat_share_h2",
+})
+
 
 def _family(kind: str) -> str:
     return "simulate" if kind == "simulate" else "quarter"

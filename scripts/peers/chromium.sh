@@ -5,17 +5,5 @@
 # Otherwise print the exact command and exit 1. Never skips silently.
 set -euo pipefail
 
-BIN=/usr/bin/chromium
-if [ -x "$BIN" ]; then
-  echo "chromium: $("$BIN" --version 2>/dev/null | head -1 || echo present)"
-  exit 0
-fi
-if [ "$(id -u)" = "0" ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-if [ ! -x "$BIN" ]; then
-  echo "chromium missing; run: sudo apt-get update && sudo apt-get install -y chromium" >&2
-  exit 1
-fi
-echo "chromium: $("$BIN" --version 2>/dev/null | head -1 || echo installed)"
+. "$(dirname "$0")/lib/debian-peer.sh"
+ensure_debian_peer chromium /usr/bin/chromium chromium --version

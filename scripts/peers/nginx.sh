@@ -5,17 +5,5 @@
 # used; the test starts its own nginx). Otherwise print the exact command and exit 1. Never skips silently.
 set -euo pipefail
 
-BIN=/usr/sbin/nginx
-if [ -x "$BIN" ]; then
-  echo "nginx: $("$BIN" -v 2>&1 | head -1 || echo present)"
-  exit 0
-fi
-if [ "$(id -u)" = "0" ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-fi
-if [ ! -x "$BIN" ]; then
-  echo "nginx missing; run: sudo apt-get update && sudo apt-get install -y nginx-light" >&2
-  exit 1
-fi
-echo "nginx: $("$BIN" -v 2>&1 | head -1 || echo installed)"
+. "$(dirname "$0")/lib/debian-peer.sh"
+ensure_debian_peer nginx /usr/sbin/nginx nginx-light -v

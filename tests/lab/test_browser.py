@@ -25,7 +25,7 @@ from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
 from h2quarters.plc.registers import load_register_map
 from h2quarters.store import Store
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SCENARIO
+from tests.web.conftest import PASSWORD, SCENARIO
 
 
 def _free_port() -> int:
@@ -78,25 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s.store.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _ctx(browser: Any, phone: bool = False) -> Any:
-    # bypass_csp: Playwright evaluates its wait conditions as strings, which our CSP (script-src self) forbids
-    size = {"width": 390, "height": 844} if phone else {"width": 1366, "height": 900}
-    return browser.new_context(viewport=size, bypass_csp=True, accept_downloads=True)
-
-
-def test_whole_lesson(server: Server, browser: Any) -> None:
+def test_whole_lesson(server: Server, new_context: Any) -> None:
     url = server.url
-    tctx = _ctx(browser)
+    tctx = new_context(bypass_csp=True)
     teacher = tctx.new_page()
     teacher.goto(url + "/login")
     teacher.fill("#login-name", "tina")
@@ -118,7 +102,7 @@ def test_whole_lesson(server: Server, browser: Any) -> None:
 
     learners = {}
     for name in ("Blue Fox", "Red Owl", "Green Cat"):
-        page = _ctx(browser, phone=True).new_page()
+        page = new_context(phone=True, bypass_csp=True).new_page()
         page.goto(f"{url}/lab/join?code={code}&lang=en")
         assert page.input_value("#j-code") == code  # the QR link fills the code in
         page.fill("#j-name", name)
@@ -126,7 +110,7 @@ def test_whole_lesson(server: Server, browser: Any) -> None:
         page.wait_for_selector("#tiles .tile")
         learners[name] = page
     # wrong code: a clear message, no join
-    stray = _ctx(browser, phone=True).new_page()
+    stray = new_context(phone=True, bypass_csp=True).new_page()
     stray.goto(url + "/lab/join?lang=en")
     stray.fill("#j-code", "WRONG1")
     stray.fill("#j-name", "Stray Dog")
@@ -176,14 +160,14 @@ def test_whole_lesson(server: Server, browser: Any) -> None:
 
     shots = os.environ.get("H2Q_LAB_SHOTS")
     if shots:
-        _photograph(browser, server, Path(shots), lesson_id, code, fox)
+        _photograph(new_context, server, Path(shots), lesson_id, code, fox)
 
 
-def _photograph(browser: Any, server: Server, out: Path, lesson_id: int, code: str, fox: Any) -> None:
+def _photograph(new_context: Any, server: Server, out: Path, lesson_id: int, code: str, fox: Any) -> None:
     out.mkdir(parents=True, exist_ok=True)
     url = server.url
     for phone in (False, True):
-        ctx = _ctx(browser, phone)
+        ctx = new_context(phone, bypass_csp=True)
         p = ctx.new_page()
         p.goto(url + "/login")
         p.fill("#login-name", "tina")
@@ -200,7 +184,7 @@ def _photograph(browser: Any, server: Server, out: Path, lesson_id: int, code: s
                 p.screenshot(path=str(out / f"{name}-{lang}-{w}.png"), full_page=True)
                 assert p.evaluate("document.documentElement.scrollWidth") <= p.viewport_size["width"] + 1, \
                     f"{name} {lang} {w} scrolls sideways"
-        lp = fox.context.new_page() if phone else _ctx(browser).new_page()
+        lp = fox.context.new_page() if phone else new_context(bypass_csp=True).new_page()
         if not phone:  # a desktop learner: join anew
             lp.goto(f"{url}/lab/join?code={code}&lang=de")
             lp.fill("#j-name", "Desk Owl")
@@ -212,7 +196,7 @@ def _photograph(browser: Any, server: Server, out: Path, lesson_id: int, code: s
             time.sleep(0.3)
             lp.screenshot(path=str(out / f"learner-{lang}-{w}.png"), full_page=True)
             assert lp.evaluate("document.documentElement.scrollWidth") <= lp.viewport_size["width"] + 1
-        j = _ctx(browser, phone).new_page()
+        j = new_context(phone, bypass_csp=True).new_page()
         j.goto(f"{url}/lab/join?code={code}&lang=de")
         j.screenshot(path=str(out / f"join-de-{w}.png"), full_page=True)
 

@@ -1,4 +1,4 @@
-"""A live server (virtual PLC + controller + uvicorn) and Debian's Chromium through Playwright."""
+"""A live server (virtual PLC + controller + uvicorn); the browser fixtures are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ from h2quarters.plc.settings import PlcSettings
 from h2quarters.store import Store
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "oskar-von-miller"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct-horse-battery"
 
 
@@ -57,14 +54,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     srv.should_exit = True
     th.join(10)
     rt.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()

@@ -7,9 +7,9 @@ from typing import Any
 from .conftest import PASSWORD
 
 
-def login(browser: Any, url: str, user: str, landing: str = "/") -> Any:
+def login(new_context: Any, url: str, user: str, landing: str = "/") -> Any:
     # bypass_csp: Playwright evaluates its wait conditions as strings, which our CSP (script-src self) forbids
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    ctx = new_context(bypass_csp=True)
     page = ctx.new_page()
     page.goto(url + "/")
     page.wait_for_url(url + "/login")
@@ -26,9 +26,9 @@ def plc_hold(rt: Any, name: str) -> Any:
     return rt.plc_thread.run(get())
 
 
-def test_engineer_switches_to_manual_sends_setpoint_and_sees_audit(server: dict[str, Any], browser: Any) -> None:
+def test_engineer_switches_to_manual_sends_setpoint_and_sees_audit(server: dict[str, Any], new_context: Any) -> None:
     url, rt = server["url"], server["rt"]
-    page = login(browser, url, "erika")
+    page = login(new_context, url, "erika")
     page.wait_for_function("document.querySelector('#mode-badge').dataset.mode === 'auto'")
     # live values change (plant time ticks over the live stream)
     sel = "#u-safety b[data-sig=plant_time_s]"
@@ -66,9 +66,9 @@ def test_engineer_switches_to_manual_sends_setpoint_and_sees_audit(server: dict[
     page.context.close()
 
 
-def test_viewer_is_refused_the_same_command(server: dict[str, Any], browser: Any) -> None:
+def test_viewer_is_refused_the_same_command(server: dict[str, Any], new_context: Any) -> None:
     url, rt = server["url"], server["rt"]
-    page = login(browser, url, "victor", landing="/cockpit")  # viewers land on the KPI cockpit
+    page = login(new_context, url, "victor", landing="/cockpit")  # viewers land on the KPI cockpit
     page.goto(url + "/hmi")
     page.wait_for_function("document.querySelector('#user-info').textContent.startsWith('victor')")
     assert not page.is_visible("#sp-send") and not page.is_visible(".mode-btn[data-mode=manual]")

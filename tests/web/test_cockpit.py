@@ -69,9 +69,9 @@ def _pdftotext(data: bytes) -> str:
 
 
 def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: dict[str, Any],
-                                                               browser: Any) -> None:
+                                                               new_context: Any) -> None:
     url = cockpit_server["url"]
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    ctx = new_context()
     page = ctx.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -145,10 +145,10 @@ def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: d
     ctx.close()
 
 
-def test_cockpit_fits_a_phone_in_both_languages(cockpit_server: dict[str, Any], browser: Any) -> None:
+def test_cockpit_fits_a_phone_in_both_languages(cockpit_server: dict[str, Any], new_context: Any) -> None:
     """At 390 px no cockpit page scrolls sideways: wide charts and tables scroll inside their own card."""
     url = cockpit_server["url"]
-    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    ctx = new_context(phone=True)
     page = ctx.new_page()
     page.goto(url + "/login")
     page.fill("#login-name", "clara")

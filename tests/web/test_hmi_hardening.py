@@ -23,8 +23,8 @@ from .test_browser import plc_hold
 SHOTS = Path(os.environ["H2Q_SHOTS"]) if os.environ.get("H2Q_SHOTS") else None
 
 
-def _page(browser: Any, url: str, user: str, lang: str, width: int) -> Any:
-    ctx = browser.new_context(viewport={"width": width, "height": 900 if width > 500 else 844}, bypass_csp=True)
+def _page(new_context: Any, url: str, user: str, lang: str, width: int) -> Any:
+    ctx = new_context(width=width, bypass_csp=True)
     page = ctx.new_page()
     page.goto(f"{url}/login?lang={lang}")
     page.fill("#login-name", user)
@@ -60,14 +60,14 @@ def test_labels_are_translated_everywhere() -> None:
             assert "err." + code in d
 
 
-def test_hmi_in_both_languages_and_widths(server: dict[str, Any], browser: Any) -> None:
+def test_hmi_in_both_languages_and_widths(server: dict[str, Any], new_context: Any) -> None:
     url, rt = server["url"], server["rt"]
     rt.store.raise_alarm("unclean_restart", "alarm", "the controller did not stop cleanly",
                          {"mode": "manual", "setpoints": {"ventilation_setpoint_pct": 42.0}, "now": "safe"})
     texts = {}
     for lang in ("de", "en"):
         for width in (1366, 390):
-            page = _page(browser, url, "erika", lang, width)
+            page = _page(new_context, url, "erika", lang, width)
             page.wait_for_function("document.querySelector('#alarm-table tbody tr') !== null")
             _no_sideways_scroll(page)
             # the site has no battery: no battery tile and no battery setpoint
@@ -102,9 +102,9 @@ def test_hmi_in_both_languages_and_widths(server: dict[str, Any], browser: Any) 
     assert "Priorität" in de and "Priority" in en
 
 
-def test_safe_and_estop_need_confirmation(server: dict[str, Any], browser: Any) -> None:
+def test_safe_and_estop_need_confirmation(server: dict[str, Any], new_context: Any) -> None:
     url, rt = server["url"], server["rt"]
-    page = _page(browser, url, "erika", "de", 390)
+    page = _page(new_context, url, "erika", "de", 390)
     assert page.is_visible("#btn-estop") and page.text_content("#btn-estop") == "NOT-HALT"
     page.click("#btn-estop")
     assert page.is_visible("#confirm-box") and "NOT-HALT auslösen?" in page.text_content("#confirm-text")
@@ -128,19 +128,19 @@ def test_safe_and_estop_need_confirmation(server: dict[str, Any], browser: Any) 
     page.context.close()
 
 
-def test_account_page_admin_and_own_password(server: dict[str, Any], browser: Any) -> None:
+def test_account_page_admin_and_own_password(server: dict[str, Any], new_context: Any) -> None:
     from h2quarters.api.auth import add_user
 
     url, rt = server["url"], server["rt"]
     add_user(rt.store, "ada", "admin", PASSWORD)
     for lang, width in (("en", 1366), ("de", 390)):
-        page = _page(browser, url, "ada", lang, width)
+        page = _page(new_context, url, "ada", lang, width)
         page.goto(f"{url}/account?lang={lang}")
         page.wait_for_function("document.querySelector('#users-table tbody tr[data-user=victor]') !== null")
         _no_sideways_scroll(page)
         _shot(page, f"account-{lang}-{width}")
         page.context.close()
-    page = _page(browser, url, "ada", "de", 1366)
+    page = _page(new_context, url, "ada", "de", 1366)
     page.goto(f"{url}/account")
     page.wait_for_function("document.querySelector('#users-table tbody tr[data-user=victor]') !== null")
     page.select_option("tr[data-user=victor] select.role", "student")
@@ -156,10 +156,10 @@ def test_account_page_admin_and_own_password(server: dict[str, Any], browser: An
     page.context.close()
 
 
-def test_command_results_by_code_in_german_and_trend_legend(server: dict[str, Any], browser: Any) -> None:
+def test_command_results_by_code_in_german_and_trend_legend(server: dict[str, Any], new_context: Any) -> None:
     """Results arrive as code + parameters and are worded by the page (not by matching English texts)."""
     url, rt = server["url"], server["rt"]
-    page = _page(browser, url, "erika", "de", 1366)
+    page = _page(new_context, url, "erika", "de", 1366)
     if rt.controller.mode.value == "safe":
         page.evaluate("command('/api/safe/ack', {})")
         page.wait_for_function("document.querySelector('#mode-badge').dataset.mode === 'off'")

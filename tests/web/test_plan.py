@@ -6,6 +6,7 @@ completes it; then the planner compares two variants, downloads the XLSX and sha
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -92,9 +93,9 @@ def _login(page: Any, url: str, name: str) -> None:
 
 
 @pytest.mark.timeout(600)  # a busy machine: the quarter's first variant loads profiles for a minute
-def test_planner_study_restart_resume_compare_download(plan_server: _Server, browser: Any) -> None:
+def test_planner_study_restart_resume_compare_download(plan_server: _Server, new_context: Any) -> None:
     url = plan_server.url
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    ctx = new_context()
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))  # script errors (refused requests are expected)
@@ -163,6 +164,14 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     page.locator("#report").scroll_into_view_if_needed()
     page.frame_locator("#report").locator("#sec-kpis h2").wait_for(state="visible", timeout=60_000)
     page.locator("#kpi-table").scroll_into_view_if_needed()
+    # fractions in per cent with their unit (German page: decimal comma), the API's fraction × 100
+    table = page.context.request.get(f"{url}/api/plan/jobs/{job_id}").json()["result"]["table"]
+    cells = page.locator("#kpi-table tr[data-kpi='h2system_self_sufficiency'] td.num")
+    assert cells.count() == len(table) == 4
+    for i, r in enumerate(table):
+        txt = cells.nth(i).text_content()
+        assert re.fullmatch(r"\d{1,3},\d\u00a0%", txt), txt
+        assert float(txt[:-2].replace(",", ".")) == pytest.approx(r["h2system_self_sufficiency"] * 100, abs=0.051)
     # compare two variants picked in the Pareto plot
     page.click("#pareto circle[data-variant='pv_kwp=60__tank_kg=20']")
     page.click("#pareto circle[data-variant='pv_kwp=99__tank_kg=20']")
@@ -173,6 +182,11 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     row = page.locator("#cmp-kpis tr[data-kpi='h2_produced_kg'] td")
     a, b, diff = (float(row.nth(i).text_content().replace("\u202f", "").replace(",", ".")) for i in (1, 2, 3))
     assert diff == pytest.approx(b - a, abs=0.02)
+    pa, pb, pd = (page.locator("#cmp-kpis tr[data-kpi='h2system_self_sufficiency'] td").nth(i).text_content()
+                  for i in (1, 2, 3))
+    assert pa.endswith("\u00a0%") and pb.endswith("\u00a0%") and pd.endswith("\u00a0%-Pkt."), (pa, pb, pd)
+    pct = [float(t.split("\u00a0")[0].replace(",", ".")) for t in (pa, pb, pd)]
+    assert pct[2] == pytest.approx(pct[1] - pct[0], abs=0.11)  # the difference in percentage points
     # the XLSX of the study: four variants with their sizes and KPIs; the settings sheet names the period
     page.goto(job_url)
     with page.expect_download() as dl:
@@ -187,7 +201,7 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     # share with the viewer, who sees the results but no controls
     page.click("#job-share")
     page.wait_for_selector("#job-share[data-shared=true]")
-    ctx2 = browser.new_context(viewport={"width": 390, "height": 844})
+    ctx2 = new_context(phone=True)
     v = ctx2.new_page()
     _login(v, url, "victor")
     v.wait_for_url(url + "/cockpit")
@@ -196,7 +210,24 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, bro
     assert v.locator("#scenarios").count() == 0
     v.goto(job_url)
     assert v.is_visible("#kpi-table") and v.locator("#job-resume, #job-cancel, #job-share").count() == 0
+    en = v.text_content("#kpi-table tr[data-kpi='h2system_self_sufficiency'] td.num")
+    assert re.fullmatch(r"\d{1,3}\.\d\u00a0%", en), en  # English page: decimal point
     assert v.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # no sideways scroll
     ctx2.close()
     assert not errors, errors
     ctx.close()
+
+
+def test_fraction_kpis_are_shown_in_percent() -> None:
+    """The planner's pages show fraction-valued KPIs in % (and their differences in percentage points)."""
+    from h2quarters.api.routes_plan import _kpi
+    from h2quarters.jobs.results import FRACTION_KPIS, HEADLINE
+
+    assert {"self_sufficiency_rate", "h2system_self_sufficiency", "stz_share_met_by_h2"} <= FRACTION_KPIS
+    assert FRACTION_KPIS & set(HEADLINE["simulate"]) and FRACTION_KPIS & set(HEADLINE["quarter"])
+    assert _kpi(0.742, "self_sufficiency_rate", "de") == "74,2\u00a0%"
+    assert _kpi(0.742, "self_sufficiency_rate", "en") == "74.2\u00a0%"
+    assert _kpi(-0.0316, "h2system_self_sufficiency", "de", diff=True) == "-3,2\u00a0%-Pkt."
+    assert _kpi(0.0316, "h2system_self_sufficiency", "en", diff=True) == "3.2\u00a0pp"
+    assert _kpi(1.492, "h2_produced_kg", "de") == "1,49"  # not a fraction: unchanged
+    assert _kpi(None, "self_sufficiency_rate", "de") == "–"

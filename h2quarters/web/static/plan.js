@@ -203,6 +203,10 @@
   // ------------------------------------------------------------ Pareto plot (SVG)
   function paretoPlot(box) {
     const d = JSON.parse(document.getElementById("pareto-data").textContent);
+    // fractions (self-sufficiency, shares) are plotted and labelled in per cent, as in the KPI table
+    const pct = new Set(d.pct || []);
+    d.table.forEach((r) => pct.forEach((k) => { if (typeof r[k] === "number") r[k] *= 100; }));
+    const unit = (k) => (pct.has(k) ? "\u00a0%" : "");
     const xs = document.getElementById("pareto-x"), ys = document.getElementById("pareto-y");
     const NS = "http://www.w3.org/2000/svg";
     const mk = (tag, attrs, parent) => { const e = document.createElementNS(NS, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; };
@@ -224,8 +228,8 @@
         const vx = x0 + (x1 - x0) * i / 4, vy = y0 + (y1 - y0) * i / 4;
         mk("line", { x1: X(vx), x2: X(vx), y1: m.t, y2: H - m.b, class: "grid" }, svg);
         mk("line", { x1: m.l, x2: W - m.r, y1: Y(vy), y2: Y(vy), class: "grid" }, svg);
-        mk("text", { x: X(vx), y: H - m.b + 16, "text-anchor": "middle", class: "tick" }, svg).textContent = nf(vx, dx);
-        mk("text", { x: m.l - 6, y: Y(vy) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = nf(vy, dy);
+        mk("text", { x: X(vx), y: H - m.b + 16, "text-anchor": "middle", class: "tick" }, svg).textContent = nf(vx, dx) + unit(kx);
+        mk("text", { x: m.l - 6, y: Y(vy) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = nf(vy, dy) + unit(ky);
       }
       mk("text", { x: (m.l + W - m.r) / 2, y: H - 8, "text-anchor": "middle", class: "axis" }, svg).textContent = xs.selectedOptions[0].textContent;
       mk("text", { x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle", class: "axis", transform: `rotate(-90 14 ${(m.t + H - m.b) / 2})` }, svg).textContent = ys.selectedOptions[0].textContent;
@@ -234,7 +238,7 @@
       pts.forEach((r) => {
         const onF = d.pareto.includes(r.variant);
         const c = mk("circle", { cx: X(r[kx]), cy: Y(r[ky]), r: 7, class: onF ? "pt on" : "pt", tabindex: 0, "data-variant": r.variant }, svg);
-        mk("title", {}, c).textContent = r.variant + "\n" + xs.selectedOptions[0].textContent + ": " + nf(r[kx]) + "\n" + ys.selectedOptions[0].textContent + ": " + nf(r[ky]);
+        mk("title", {}, c).textContent = r.variant + "\n" + xs.selectedOptions[0].textContent + ": " + nf(r[kx]) + unit(kx) + "\n" + ys.selectedOptions[0].textContent + ": " + nf(r[ky]) + unit(ky);
         const choose = () => {
           const sel = document.getElementById(pick % 2 === 0 ? "cmp-a" : "cmp-b");
           if (sel) sel.value = sel.options[0].value.split(":")[0] + ":" + r.variant;

@@ -201,7 +201,7 @@ def _photograph(new_context: Any, server: Server, out: Path, lesson_id: int, cod
         j.screenshot(path=str(out / f"join-de-{w}.png"), full_page=True)
 
 
-def test_observe_lesson_pages_hide_every_write_control(server: Server, browser: Any) -> None:
+def test_observe_lesson_pages_hide_every_write_control(server: Server, new_context: Any) -> None:
     """A lesson on a recorded day of the pilot, created through the form: the station shows why its fault,
     speed and snapshot controls are gone; a learner (phone) has no setpoint field but measures."""
     import pandas as pd
@@ -213,7 +213,7 @@ def test_observe_lesson_pages_hide_every_write_control(server: Server, browser: 
     server.store.write_measurements([(t0 + i * 60_000, [(ids[s], 10.0 + i * 0.1 * (k + 1), 0)
                                                         for k, s in enumerate(sig)]) for i in range(120)])
     url = server.url
-    tctx = _ctx(browser)
+    tctx = new_context(bypass_csp=True)
     t = tctx.new_page()
     t.goto(url + "/login")
     t.fill("#login-name", "tina")
@@ -240,7 +240,7 @@ def test_observe_lesson_pages_hide_every_write_control(server: Server, browser: 
     t.wait_for_function("document.querySelector('#l-status').dataset.status === 'running'")
     assert "battery_soc_pct" not in t.inner_html("#groups")  # recorded, but the site has no battery
 
-    lp = _ctx(browser, phone=True).new_page()
+    lp = new_context(phone=True, bypass_csp=True).new_page()
     lp.goto(f"{url}/lab/join?code={code}&lang=en")
     lp.fill("#j-name", "Sea Lion")
     lp.click("#j-go")
@@ -254,10 +254,9 @@ def test_observe_lesson_pages_hide_every_write_control(server: Server, browser: 
         out.mkdir(parents=True, exist_ok=True)
         for phone in (False, True):
             w = "390" if phone else "desktop"
-            tp = _ctx(browser, phone).new_page()
+            tp = new_context(phone, bypass_csp=True).new_page()
             tp.context.add_cookies(tctx.cookies())
-            lq = lp if phone else lp.context.browser.new_context(viewport={"width": 1366, "height": 900},
-                                                                  bypass_csp=True).new_page()
+            lq = lp if phone else new_context(bypass_csp=True).new_page()
             if not phone:
                 lq.context.add_cookies(lp.context.cookies())
             for lang in ("de", "en"):

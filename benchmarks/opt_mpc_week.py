@@ -29,7 +29,7 @@ SCENARIO = ROOT / "scenarios" / "oskar-von-miller"
 DECISIONS = ["ely_state", "ely_p_stack_kw", "fc_on", "fc_p_kw", "battery_p_charge_kw", "battery_p_discharge_kw"]
 
 
-def run(start: str, days: float) -> tuple[dict, np.ndarray]:
+def run(start: str, days: float, overrides: dict | None = None) -> tuple[dict, np.ndarray]:
     """One closed loop; returns its statistics and the realised decisions."""
     import pandas as pd
 
@@ -41,7 +41,7 @@ def run(start: str, days: float) -> tuple[dict, np.ndarray]:
     from h2quarters.sim.inputs import site_inputs
 
     sc = load_scenario(SCENARIO)
-    s = OptSettings()
+    s = OptSettings(**(overrides or {}))
     plant = PlantParams.from_scenario(sc, s)
     t0 = pd.Timestamp(start)
     n_h = round(s.mpc_horizon_h * 4)
@@ -67,13 +67,16 @@ def main() -> None:
     ap.add_argument("--start", default="2025-01-13")
     ap.add_argument("--days", type=float, default=7.0)
     ap.add_argument("--json", type=Path, default=None, help="write every number to this file")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override an OptSettings field (e.g. --set mpc_integer_h=12); default: shipped settings")
     a = ap.parse_args()
-    plain, dec_plain = run(a.start, a.days)
+    over = {k: json.loads(v) for k, v in (x.split("=", 1) for x in a.set)}
+    plain, dec_plain = run(a.start, a.days, over)
     print("as is:", json.dumps(plain), flush=True)  # printed at once: the busy run can take long
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         time.sleep(2.0)
-        busy, dec_busy = run(a.start, a.days)
+        busy, dec_busy = run(a.start, a.days, over)
         print("busy:", json.dumps(busy), flush=True)
     finally:
         for p in burners:
@@ -81,7 +84,7 @@ def main() -> None:
             p.wait()
     same = bool(np.array_equal(dec_plain, dec_busy))
     diff = float(np.max(np.abs(dec_plain - dec_busy))) if dec_plain.shape == dec_busy.shape else float("nan")
-    print(f"MPC closed loop, shipped settings, {a.start} + {a.days:g} d at 15 min "
+    print(f"MPC closed loop, {'settings ' + str(over) if over else 'shipped settings'}, {a.start} + {a.days:g} d at 15 min "
           f"(48 h horizon, {int(plain['n_replans'])} re-plans)")
     print(f"{'':28s}{'as is':>14s}{'+2 CPU burners':>16s}")
     for k in ("load_start", "load_end", "median_replan_s", "p99_replan_s", "max_replan_s", "median_highs_s",

@@ -62,9 +62,13 @@ class DirectHighs:
         point θ₀; any values work because the dependence is affine).
     settings : OptSettings
         Gap, time limit, threads.
+    int_steps : int, optional
+        Keep integer variables integer only in the first ``int_steps`` steps and relax the rest of the horizon
+        to the LP (a standard MPC reduction: only the first steps are applied before the next re-plan, the
+        tail only values the future). Default: every step integer.
     """
 
-    def __init__(self, m: pyo.ConcreteModel, settings: OptSettings) -> None:
+    def __init__(self, m: pyo.ConcreteModel, settings: OptSettings, int_steps: int | None = None) -> None:
         t0 = time.perf_counter()
         self.m = m
         self.n = m.n_steps
@@ -119,6 +123,13 @@ class DirectHighs:
         self.param_cols = np.unique(np.concatenate([v[3] for v in self.maps.values()])).astype(np.int32)
 
         lp, integ = highs_lp(sf)  # at the base point θ₀ (rhs0, c0, off0 above are the same numbers)
+        self.int_steps = int_steps
+        if int_steps is not None and integ.any():
+            step = np.fromiter((v.index()[1] if isinstance(v.index(), tuple) and len(v.index()) >= 2 else -1
+                                for v in sf.columns), int, len(sf.columns))
+            integ = integ & (step < int_steps)
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in integ]
         self.n_int = int(integ.sum())
         self.warm = WarmStart(m, self.col_pos, a_probe, np.asarray(lp.col_lower_, float),
                               np.asarray(lp.col_upper_, float), integ)

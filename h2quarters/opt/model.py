@@ -202,9 +202,15 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
             return m.lam[s, t] <= r_frac * m.cs[s, t - k_full] if t - k_full >= 0 else m.lam[s, t] == 0
         m.c_lam1 = pyo.Constraint(ST, rule=_lam_ub1)
         # (λ ≤ r·on needs no row: the segment rows force z = on − λ ≥ 0)
-        m.c_lam3 = pyo.Constraint(
-            ST, rule=lambda m, s, t: m.lam[s, t] >= r_frac * (m.cs[s, t - k_full] + m.on[s, t] - 1)
-            if t - k_full >= 0 else pyo.Constraint.Skip)
+        if k_full == 0:
+            # A cold start with no whole delay step energises the stack in this very step (w = on + sb = 1),
+            # so λ = r·cs·on = r·(cs − sb): tighter than r·(cs + on − 1) for fractional values (the LP relaxation
+            # otherwise starts a fraction of the stack without its start-up loss).
+            m.c_lam3 = pyo.Constraint(ST, rule=lambda m, s, t: m.lam[s, t] >= r_frac * (m.cs[s, t] - m.sb[s, t]))
+        else:
+            m.c_lam3 = pyo.Constraint(
+                ST, rule=lambda m, s, t: m.lam[s, t] >= r_frac * (m.cs[s, t - k_full] + m.on[s, t] - 1)
+                if t - k_full >= 0 else pyo.Constraint.Skip)
         m.z = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t] - m.lam[s, t])
     else:
         m.z = pyo.Expression(ST, rule=lambda m, s, t: m.on[s, t])

@@ -153,8 +153,10 @@ class RollingMPC:
             if probabilities is not None:
                 set_inputs(self.model, forecast, pv, probabilities)
                 self._probs = np.asarray(probabilities, float)
+            ih = self.settings.mpc_integer_h
             self._direct = DirectHighs(self.model, self.settings.model_copy(
-                update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}))
+                update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}),
+                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9)))
             self._direct.h.setOptionValue("presolve", "on" if self.settings.mpc_presolve else "off")
             self.setup_s = self._direct.setup_s
             c0 = time.process_time()

@@ -118,6 +118,12 @@ class OptSettings(BaseModel):
                            "improve on it but were most of a re-plan's work: on a June re-plan 4.6 of 5.9 thousand "
                            "LP iterations and 7.3 → 1.1 s CPU without them (same plan, same proven gap). The first "
                            "(cold) plan, and a re-plan whose start was rejected, always run them.")
+    mpc_integer_h: Annotated[float, Field(gt=0.0, le=168.0)] | None = Field(
+        None, description="MPC re-plans: hours from the horizon start in which commitment decisions stay binary; "
+                          "later steps are relaxed to the LP (only the first steps are applied before the next "
+                          "re-plan). None: the whole horizon is binary. Measured over 24 h closed loops (school, "
+                          "15 min, 48 h horizon): 6–12 h realised 0.37 EUR less on a June day (CPU p99 1.4 → 0.8 s) "
+                          "but 0.14 EUR more on a January day (and slower), so it is off by default.")
     mip_abs_gap: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
         1e-6, description="Absolute MIP gap of one-shot plans in objective units (EUR with objective='cost'): "
                           "HiGHS stops once the plan is proven within mip_rel_gap or within this many EUR of the "

@@ -92,6 +92,14 @@ class WarmStart:
         ok = p >= 0
         x[p[ok]] = np.broadcast_to(values, p.shape)[ok]
 
+    def _integral(self, x: np.ndarray, name: str) -> np.ndarray:
+        """Values of a binary component, rounded; a fractional value (a step of the previous plan's relaxed
+        tail, see ``DirectHighs(int_steps=…)``) becomes 0, the safe completion (unit off). Integral values are
+        feasible for relaxed columns too, and the hull cuts hold only for integral commitment."""
+        v = self._get(x, name)
+        r = np.round(v)
+        return np.where(np.abs(v - r) <= 1e-6, r, 0.0)
+
     def violation(self, x: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray) -> float:
         """Largest violation of a row, a bound or integrality by ``x``."""
         act = self.a @ x
@@ -137,9 +145,9 @@ class WarmStart:
         n, ns = m.n_steps, m.n_scenarios
         x = x_in.copy()
         g = lambda name: self._get(x, name)  # noqa: E731
-        on, sb = np.round(g("on")), np.round(g("sb"))
+        on, sb = self._integral(x, "on"), self._integral(x, "sb")
         dl = g("dl")
-        fc_on = np.round(g("fc_on")) if fc is not None else None
+        fc_on = self._integral(x, "fc_on") if fc is not None else None
         dfc = g("dfc") if fc is not None else None
         p_ch = g("p_ch") if bat is not None else None
         p_dis = g("p_dis") if bat is not None else None
@@ -163,6 +171,8 @@ class WarmStart:
         if m.r_frac > 0:
             k = m.k_full
             lam[:, k:] = m.r_frac * cs[:, :n - k] * on[:, k:]
+            if k == 0:  # (equal for integer values; the larger one for a relaxed tail, see c_lam3)
+                lam = np.maximum(lam, m.r_frac * (cs - sb))
         z = on - lam
         widths = ely.curve.widths
         dl = np.clip(dl, 0.0, None)
@@ -173,10 +183,37 @@ class WarmStart:
         for name, val in (("on", on), ("sb", sb), ("cs", cs), ("lam", lam), ("dl", dl),
                           ("ys", np.maximum(on - on_prev, 0.0)), ("yd", np.maximum(w_prev - w, 0.0))):
             self._set(x, name, val)
-        # --- fuel cell, heat ----------------------------------------------------------------------------
+        # --- fuel cell ------------------------------------------------------------------------------------
         if fc is not None:
             dfc = np.minimum(np.clip(dfc, 0.0, None), fc.curve.widths[None, None, :] * fc_on[:, :, None])
             fc_h2 = float(fc.curve.y[0]) * fc_on + dfc @ fc.curve.slopes
+            # the fuel cell may run only from a tank at its reserve (c_reserve) and not below the minimum
+            fc_floor = fc.m_reserve_kg if hasattr(m, "c_reserve") else tank.m_min_kg
+        else:
+            fc_h2 = np.zeros_like(on)
+        # --- tank from the measured mass, smallest slacks that keep it in its window --------------------
+        demand = th["h2_demand_kg"]
+        m_tank = np.empty((ns, n + 1))
+        u_h2 = np.zeros((ns, n))
+        vent = np.zeros((ns, n))
+        m_tank[:, 0] = th["m0_kg"][0]
+        for t in range(n):
+            if fc is not None and t >= n_first:
+                # a step whose fuel-cell run the completed tank cannot carry (a rounded relaxed-tail step, or
+                # the previous plan's tank ran lower than measured): fuel cell off in that step
+                bad = (fc_on[:, t] > 0.0) & ((m_tank[:, t] < fc_floor - 1e-9) | (
+                    m_tank[:, t] + dt * (h2[:, t] - fc_h2[:, t]) - demand[t] < tank.m_min_kg - 1e-9))
+                if bad.any():
+                    fc_on[bad, t] = 0.0
+                    dfc[bad, t, :] = 0.0
+                    fc_h2[bad, t] = 0.0
+            nxt = m_tank[:, t] + dt * (h2[:, t] - fc_h2[:, t]) - demand[t]
+            u = np.clip(tank.m_min_kg - nxt, 0.0, demand[t])
+            nxt = nxt + u
+            v = np.maximum(nxt - tank.m_max_kg, 0.0)
+            u_h2[:, t], vent[:, t], m_tank[:, t + 1] = u, v, nxt - v
+        # --- fuel-cell power, heat ----------------------------------------------------------------------
+        if fc is not None:
             p_fc = fc.p_min_kw * fc_on + dfc.sum(axis=2)
             self._set(x, "fc_on", fc_on)
             self._set(x, "dfc", dfc)
@@ -184,22 +221,9 @@ class WarmStart:
 
             fc_heat = fc.heat_frac_of_h2 * LHV_H2_KWH_PER_KG * fc_h2
         else:
-            fc_h2 = p_fc = fc_heat = np.zeros_like(on)
+            p_fc = fc_heat = np.zeros_like(on)
         if "q_boil" in self.idx:
             self._set(x, "q_boil", np.maximum(th["heat_kw"][None, :] - fc_heat, 0.0))
-        # --- tank from the measured mass, smallest slacks that keep it in its window --------------------
-        demand = th["h2_demand_kg"]
-        m_tank = np.empty((ns, n + 1))
-        u_h2 = np.zeros((ns, n))
-        vent = np.zeros((ns, n))
-        m_tank[:, 0] = th["m0_kg"][0]
-        flow = dt * (h2 - fc_h2)
-        for t in range(n):
-            nxt = m_tank[:, t] + flow[:, t] - demand[t]
-            u = np.clip(tank.m_min_kg - nxt, 0.0, demand[t])
-            nxt = nxt + u
-            v = np.maximum(nxt - tank.m_max_kg, 0.0)
-            u_h2[:, t], vent[:, t], m_tank[:, t + 1] = u, v, nxt - v
         self._set(x, "m_tank", m_tank)
         self._set(x, "u_h2", u_h2)
         self._set(x, "vent", vent)

@@ -13,6 +13,7 @@ from h2quarters.opt.model import (
     ELY_ON,
     InitialState,
     build_model,
+    initial_state_from_plant,
     input_values,
     state_values,
     write_values,
@@ -192,3 +193,26 @@ def test_same_inputs_same_plan_on_a_busy_machine():
     assert np.array_equal(quiet, busy)
     assert q_stats["n_capped"] == b_stats["n_capped"] == 0
     assert q_stats["warm_starts_accepted"] == b_stats["warm_starts_accepted"] == 23
+
+
+def test_relaxed_tail_keeps_applied_steps_integral_and_warm_starts_feasible():
+    # mpc_integer_h: binaries only in the first 2 h of a 12 h horizon; the steps the plant executes are
+    # integral plans that pass the independent audit, and every shifted plan (its rounded former tail step
+    # included) is still a feasible start
+    plant = make_plant(startup_h=10 / 60, m_reserve_kg=0.6, m_init_kg=1.5)
+    inputs = make_inputs(96 + 48, "15min", pv_peak_kw=7.0, h2_kg=0.002, seed=8)
+    settings = OptSettings(startup_cost_eur=0.3, mpc_integer_h=2.0, mpc_mip_rel_gap=1e-4)
+    mpc = RollingMPC(plant, settings, 0.25, 48)
+    mpc.solve(inputs.iloc[:48], initial_state_from_plant(plant))
+    d = mpc._direct
+    integ = np.array([int(t) for t in d.h.getLp().integrality_]) > 0
+    steps = np.array([v.index()[1] if isinstance(v.index(), tuple) else -1 for v in d.columns])
+    assert integ.any() and steps[integ].max() == 7  # 8 quarter-hours of binaries, none later
+    assert d.n_int == int(integ.sum())
+    res = run_closed_loop(plant, inputs, 8, settings, n_horizon=48)
+    r = res.realised
+    check_schedule(r, plant, 0.25, plant.tank.m_init_kg, plant.battery.soc_init * plant.battery.e_kwh)
+    assert set(np.unique(r.fc_on)) <= {0.0, 1.0}
+    stats = res.replan_stats()
+    assert stats["warm_starts_rejected"] == stats["n_capped"] == 0
+    assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] == 7

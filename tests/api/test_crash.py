@@ -85,6 +85,12 @@ def test_kill_9_during_writes_loses_nothing_committed(db_url: str, tmp_path: Pat
                             return
                         i += 1
 
+            # on a busy machine the server's own PLC link may still be coming up (409 link.down): wait for the
+            # first accepted setpoint, so the kill lands among committed writes (up to 30 s)
+            t0 = time.monotonic()
+            while c.post("/api/setpoints", headers=h, json={"name": "ventilation_setpoint_pct", "value": 1.0}
+                         ).status_code != 200 and time.monotonic() - t0 < 30:
+                time.sleep(0.5)
             th = threading.Thread(target=hammer)
             th.start()
             t_end = time.monotonic() + 2.5

@@ -6,24 +6,18 @@ import logging
 from typing import Any
 
 from h2quarters.lab import store as LS
-from h2quarters.lab.model import NO_FAULT, FaultOrder, Group, LabError, Lesson, Pending
-from h2quarters.store import Store
+from h2quarters.lab.model import ServiceState, NO_FAULT, FaultOrder, Group, LabError, Lesson, Pending
 from h2quarters.training.schema import Exercise
 
 log = logging.getLogger(__name__)
 
 
-class FaultsMixin:
+class FaultsMixin(ServiceState):
     """Faults the teacher injects into a lesson's own plants: now, as a ramp, at a plant time or on a condition; the
     true fault is the teacher's only.
 
     A part of :class:`h2quarters.lab.service.LessonService` (its state: ``store``, ``lessons``, ``hub``,
     ``scenario``; its methods ``live``, ``_advance`` ...)."""
-
-    store: Store
-    lessons: dict[int, Lesson]
-    hub: Any
-    scenario: Any
 
     def inject(self, lesson_id: int, order: FaultOrder) -> dict[str, Any]:
         """Inject (or schedule) a fault into the lesson's plants; the true fault is shown to the teacher only."""

@@ -8,26 +8,20 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from h2quarters.lab import store as LS
-from h2quarters.lab.model import Group, LabError, Lesson, _fmt_reading
+from h2quarters.lab.model import ServiceState, Group, LabError, Lesson, _fmt_reading
 from h2quarters.lab.pilot import PilotOffline
-from h2quarters.store import Store
 from h2quarters.store.store import now_ms
 from h2quarters.training.session import ExerciseSession
 
 T = TypeVar("T")
 
 
-class LearnersMixin:
+class LearnersMixin(ServiceState):
     """The learners' actions: join with code and pseudonym, measure, change an allowed setpoint, answer, ask for a
     hint — each on the learner's own group and session.
 
     A part of :class:`h2quarters.lab.service.LessonService` (its state: ``store``, ``lessons``, ``hub``,
     ``scenario``; its methods ``live``, ``_advance`` ...)."""
-
-    store: Store
-    lessons: dict[int, Lesson]
-    hub: Any
-    scenario: Any
 
     def join(self, code: str, pseudonym: str, group_id: int | None = None) -> dict[str, Any]:
         """Join a lesson with its code and a pseudonym; returns the learner and their lesson-scoped token."""

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from h2quarters.store import Store
 from h2quarters.training.catalog import load_catalog
 from h2quarters.training.plant import Reading, _scenario
 from h2quarters.training.schema import Exercise, FaultChoice, PlantSetup, Text
@@ -193,3 +194,12 @@ def _sig4(x: float) -> float | None:
 def _fmt_reading(r: Reading) -> dict[str, Any]:
     return {"measurement_id": r.measurement_id, "t_s": r.t_s, "time": r.time, "values": r.values,
             "true_values": r.true_values}
+
+
+class ServiceState:
+    """What every part of :class:`h2quarters.lab.service.LessonService` shares (declared once for the mixins)."""
+
+    store: Store
+    lessons: dict[int, Lesson]
+    hub: Any
+    scenario: Any

@@ -5,23 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from h2quarters.lab import store as LS
-from h2quarters.lab.model import Group, LabError, Lesson, catalog, read_signals
+from h2quarters.lab.model import ServiceState, Group, LabError, Lesson, catalog, read_signals
 from h2quarters.lab.pilot import OBSERVE_MODES, PilotPlant, recorded_day
-from h2quarters.store import Store
 from h2quarters.training.schema import Exercise
 
 
-class ObservingMixin:
+class ObservingMixin(ServiceState):
     """Lessons that observe the pilot itself, read-only: validation, the groups' pilot plants, refusing every
     write-type action, backtracks as recording cursors.
 
     A part of :class:`h2quarters.lab.service.LessonService` (its state: ``store``, ``lessons``, ``hub``,
     ``scenario``; its methods ``live``, ``_advance`` ...)."""
-
-    store: Store
-    lessons: dict[int, Lesson]
-    hub: Any
-    scenario: Any
 
     def _check_observe(self, exs: list[Exercise], observe: str, day: str | None, start_state: str) -> Any:
         """Validate an observing lesson; returns the recorded day's plant (its frame is shared by the groups)."""

@@ -7,23 +7,17 @@ import time
 from typing import Any
 
 from h2quarters.lab import store as LS
-from h2quarters.lab.model import FaultOrder, Group, Lesson, Pending, get_exercise, plant_setup
-from h2quarters.store import Store
+from h2quarters.lab.model import ServiceState, FaultOrder, Group, Lesson, Pending, get_exercise, plant_setup
 from h2quarters.training.plant import ExercisePlant, Reading
 
 log = logging.getLogger(__name__)
 
 
-class RestartMixin:
+class RestartMixin(ServiceState):
     """Rebuilding the lessons that were not closed after a server restart.
 
     A part of :class:`h2quarters.lab.service.LessonService` (its state: ``store``, ``lessons``, ``hub``,
     ``scenario``; its methods ``live``, ``_advance`` ...)."""
-
-    store: Store
-    lessons: dict[int, Lesson]
-    hub: Any
-    scenario: Any
 
     def restore(self) -> int:
         """Rebuild every lesson that was not closed: plants from their last snapshot, faults still pending, and

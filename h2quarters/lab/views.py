@@ -7,23 +7,18 @@ from typing import Any
 import pandas as pd
 
 from h2quarters.lab import store as LS
-from h2quarters.lab.model import TILE_SIGNALS, Group, Lesson, get_exercise, has_equipment, plant_scenario
+from h2quarters.lab.model import ServiceState, TILE_SIGNALS, Group, Lesson, get_exercise, has_equipment, plant_scenario
 from h2quarters.lab.pilot import PilotOffline
 from h2quarters.store import Store
 from h2quarters.training.schema import Exercise
 
 
-class ViewsMixin:
+class ViewsMixin(ServiceState):
     """What the pages show: the lesson summary, the teacher's view (true plants, faults, progress) and the learner's
     (own group through the instruments, own readings and answers).
 
     A part of :class:`h2quarters.lab.service.LessonService` (its state: ``store``, ``lessons``, ``hub``,
     ``scenario``; its methods ``live``, ``_advance`` ...)."""
-
-    store: Store
-    lessons: dict[int, Lesson]
-    hub: Any
-    scenario: Any
 
     def summary(self, lesson_id: int) -> dict[str, Any]:
         """Lesson row (JSON-ready) with groups."""

@@ -88,6 +88,22 @@ def solve_plan(forecaster: PVForecastProvider, scenario_json: str, opt_json: str
             "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw}
 
 
+WORKER_NICE = 10
+"""How much lower the planner worker's CPU priority is than the server's (``nice`` increment)."""
+
+
+def init_worker(parent_pid: int, nice: int = WORKER_NICE) -> None:
+    """Worker initializer: lower the worker's CPU priority, then watch the server (:func:`watch_parent`).
+
+    A plan is best effort, the control cycle is not: the worker's first plan compiles the model (seconds of
+    CPU), and on a busy machine a worker at the server's priority took enough CPU from the server's PLC link and
+    watchdog heartbeats for Modbus polls to time out. At ``nice`` +10 the scheduler gives the server's threads
+    the CPU first; the plan arrives later, which the controller already tolerates (it keeps its last plan).
+    """
+    os.nice(nice)
+    watch_parent(parent_pid)
+
+
 def watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
     """Worker initializer: end this process when the server that started it is gone (``kill -9`` included).
 
@@ -209,7 +225,7 @@ class AutoPlanner:
         self._sc_json = scenario.model_dump_json()
         if worker == "process":
             self.executor: cf.Executor = cf.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent,
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
                 initargs=(os.getpid(),))
         else:
             self.executor = cf.ThreadPoolExecutor(1, thread_name_prefix="h2q-mpc")

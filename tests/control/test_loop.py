@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from h2quarters.control.controller import CommandRequest, SetpointInvalid
+from h2quarters.control.planner import WORKER_NICE
 from h2quarters.control.runtime import Runtime
 
 from .conftest import wait_for
@@ -157,6 +159,9 @@ def test_auto_follows_mpc_plan_from_worker_process(make_runtime: Any) -> None:
         return h["el_start"] == sp["el_start"] and abs(h["el_production_rate_pct"] - sp["el_production_rate_pct"]) \
             < 1e-3 and h["fc_start"] == sp["fc_start"]
     wait_for(applied, 3, "PLC setpoints = plan step")
+    # the worker yields the CPU to the server's control threads: its priority is WORKER_NICE lower
+    worker_nice = rt.controller.planner.executor.submit(os.nice, 0).result(timeout=30)
+    assert worker_nice == min(19, os.nice(0) + WORKER_NICE)
     assert rt.store.latest_plan()["plan_id"] == plan.plan_id
     assert rt.store.latest_forecast()["provider"] == "clearsky-blend"
     # judge the snapshot in which every command had its result: the loop keeps sending, so a second read of

@@ -29,6 +29,7 @@ from h2quarters.monitoring import entries as E
 from h2quarters.monitoring import exports as X
 from h2quarters.monitoring import svg
 from h2quarters.monitoring.cockpit import TZ, Cockpit, Period
+from h2quarters.numbers import num
 
 # every KPI error answers the API's one error body (documented once for the whole router)
 router = APIRouter(tags=["kpi"], responses=errors(401, 403, 404, 422))
@@ -251,7 +252,7 @@ def _fmt(ctx: Any, v: Any, decimals: int = 0) -> str:
     if v is None:
         return "–"
     v = round(float(v), decimals) + 0.0  # no "-0"
-    return svg.num(v, f",.{decimals}f", ctx.get("lang", "en"))
+    return num(v, f",.{decimals}f", ctx.get("lang", "en"))
 
 
 _templates.env.filters["num"] = _fmt

@@ -29,6 +29,7 @@ from h2quarters.jobs import records as R
 from h2quarters.jobs import results as RS
 from h2quarters.jobs import scenarios as SC
 from h2quarters.jobs.runner import JobManager, LimitError, StateError
+from h2quarters.numbers import readable
 
 router = APIRouter(tags=["plan"], responses=errors(401, 403, 404, 422))
 WEB = Path(str(resources.files("h2quarters.web")))
@@ -426,17 +427,9 @@ def cluster(p: Planner, jm: Jobs) -> dict[str, Any]:
 
 # ============================================================================ pages
 def _num(v: Any, decimals: int | str | None = None, lang: str = "de") -> str:
-    """A number for the page: fixed ``decimals``, ``"g"`` (up to 6 significant digits, for limits) or
-    readable by size; German decimal comma, thin space between thousands."""
-    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-        return "–" if v is None else str(v)
-    a = abs(float(v))
-    if decimals == "g":
-        s = f"{float(v) + 0.0:,.6g}" if a < 1e6 else f"{float(v):,.0f}"
-        return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")
-    d = decimals if decimals is not None else 0 if a >= 100 else 2 if a >= 1 else 3
-    s = f"{float(v) + 0.0:,.{d}f}"
-    return s.replace(",", "\u202f").replace(".", ",") if lang == "de" else s.replace(",", "\u202f")
+    """A number for the page (:func:`h2quarters.numbers.readable`): fixed ``decimals``, ``"g"`` for limits, or
+    readable by size; German decimal comma, narrow space between thousands."""
+    return readable(v, lang, decimals)
 
 
 def _kpi(v: Any, key: str, lang: str = "de", diff: bool = False) -> str:

@@ -12,6 +12,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from h2quarters.numbers import num
+
 COLOURS = {"red": "#c5221f", "yellow": "#e0a100", "green": "#1e8e3e", "grey": "#9aa3ab"}
 
 
@@ -124,12 +126,6 @@ def sankey(flows: Sequence[tuple[str, str, float]], names: dict[str, str], unit:
                          f'fill="#1b2530">{escape(names.get(n, n))} {num(v, ",.1f", lang)} {unit}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
-
-
-def num(v: float, fmt: str, lang: str = "en") -> str:
-    """``format(v, fmt)`` with the language's decimal mark (German: comma) and a narrow space between thousands."""
-    t = format(v, fmt).replace(",", "\u202f")
-    return t.replace(".", ",") if lang == "de" else t
 
 
 def _nice(x: float) -> float:

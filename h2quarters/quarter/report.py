@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from h2quarters.models.constants import LHV_H2_KWH_PER_KG
+from h2quarters.numbers import percent, readable
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -102,6 +103,12 @@ _DE: dict[str, str] = {
     "STZ meter (EUR)": "Zähler STZ (EUR)", "baseline": "Referenz",
     "PV + heat pump, no hydrogen": "PV + Wärmepumpe, ohne Wasserstoff", "with hydrogen": "mit Wasserstoff",
     "hydrogen increment": "Beitrag des Wasserstoffs",
+    # the variant table's columns
+    "variant": "Variante", "LCOH (EUR/kg)": "H2-Gestehungskosten (EUR/kg)",
+    "LCOH delivered (EUR/kg)": "H2-Kosten frei STZ (EUR/kg)", "self-sufficiency": "Autarkiegrad",
+    "CO2 avoided by H2 (kg)": "CO2 durch H2 vermieden (kg)", "cost increment H2 (EUR)": "Mehrkosten H2 (EUR)",
+    "H2 produced (kg)": "H2 erzeugt (kg)", "STZ share from H2": "STZ-Anteil aus H2",
+    "grid violations (steps)": "Netzverletzungen (Schritte)",
 }
 
 
@@ -109,25 +116,20 @@ def _t(text: str, lang: str) -> str:
     return _DE.get(text, text) if lang == "de" else text
 
 
-def _fmt(v: object, kind: str) -> str:
+def _fmt(v: object, kind: str, lang: str = "en") -> str:
+    """A KPI value: ``kind`` "pct" (a share, in %), "d" (a count) or "f<n>" (n decimals)."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
     if kind == "pct":
-        return f"{100 * float(v):.1f} %"
+        return percent(v, lang)
     if kind == "d":
-        return f"{int(v):d}"
-    return f"{float(v):,.{int(kind[1:])}f}"
-
-
-def _num(v: float) -> str:
-    """Readable number: thousands separated, two decimals between 1 and 100, three below 1."""
-    a = abs(v)
-    return f"{v:,.0f}" if a >= 100 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
+        return readable(int(v), lang, 0)
+    return readable(v, lang, int(kind[1:]))
 
 
 def kpi_table_html(kpis: dict, lang: str = "en") -> str:
     """The KPI table as an HTML table (``lang`` "en" or "de")."""
-    rows = "".join(f"<tr><td>{html.escape(_t(label, lang))}</td><td class='num'>{_fmt(kpis.get(key), kind)}</td>"
+    rows = "".join(f"<tr><td>{html.escape(_t(label, lang))}</td><td class='num'>{_fmt(kpis.get(key), kind, lang)}</td>"
                    f"</tr>" for key, label, kind in _KPI_ROWS)
     return (f"<div class='scroll'><table class='kpi'><thead><tr><th>{_t('KPI', lang)}</th><th>{_t('value', lang)}"
             f"</th></tr></thead><tbody>{rows}</tbody></table></div>")
@@ -142,13 +144,13 @@ def attribution_html(kpis: dict, lang: str = "en") -> str:
     head = "".join(f"<th>{_t(x, lang)}</th>" for x in ("case", "CO2 (kg)", "cost (EUR)", "school meter (EUR)",
                                                        "STZ meter (EUR)"))
     rows = "".join(
-        f"<tr><td>{_t(label, lang)}</td><td class='num'>{_num(att[c]['co2_kg'])}</td><td class='num'>"
-        f"{_num(att[c]['cost_eur'])}</td><td class='num'>{_num(att[c]['bill_school_eur'])}</td><td class='num'>"
-        f"{_num(att[c]['bill_stz_eur'])}</td></tr>" for c, label in cases)
+        f"<tr><td>{_t(label, lang)}</td><td class='num'>{readable(att[c]['co2_kg'], lang)}</td><td class='num'>"
+        f"{readable(att[c]['cost_eur'], lang)}</td><td class='num'>{readable(att[c]['bill_school_eur'], lang)}</td><td class='num'>"
+        f"{readable(att[c]['bill_stz_eur'], lang)}</td></tr>" for c, label in cases)
     inc_co2 = att["h2"]["co2_kg"] - att["pv_hp"]["co2_kg"]
     inc_eur = att["h2"]["cost_eur"] - att["pv_hp"]["cost_eur"]
-    rows += (f"<tr class='sum'><td>{_t('hydrogen increment', lang)}</td><td class='num'>{_num(inc_co2)}</td>"
-             f"<td class='num'>{_num(inc_eur)}</td><td></td><td></td></tr>")
+    rows += (f"<tr class='sum'><td>{_t('hydrogen increment', lang)}</td><td class='num'>{readable(inc_co2, lang)}</td>"
+             f"<td class='num'>{readable(inc_eur, lang)}</td><td></td><td></td></tr>")
     ef = att.get("emission_factors", {})
     note = (f"Emissionsfaktoren: Strom {ef.get('grid_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('grid_source')))});"
             f" Erdgas {ef.get('gas_g_per_kwh'):g} g/kWh ({html.escape(str(ef.get('gas_source')))}). Exporte werden "
@@ -179,7 +181,7 @@ def stress_html(stress: pd.DataFrame | None, lang: str = "en") -> str:
     body = ""
     for _, r in stress.iterrows():
         cls = " class='bind'" if r["binding"] else ""
-        cells = "".join(f"<td class='num'>{_num(float(r[c]))}</td>" if isinstance(r[c], (int, float, np.floating))
+        cells = "".join(f"<td class='num'>{readable(float(r[c]), lang)}</td>" if isinstance(r[c], (int, float, np.floating))
                         and not isinstance(r[c], bool) else f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
         body += f"<tr{cls}>{cells}</tr>"
     head = "".join(f"<th>{html.escape(_t(heads[c], lang))}</th>" for c in cols)
@@ -548,8 +550,7 @@ def _rep_num(v: object, de: bool, pct: bool = False) -> str:
     if v is None or not np.isfinite(float(v)):
         return "–"
     x = float(v) * (100.0 if pct else 1.0)
-    t = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
-    return t.replace(",", "\u2009").replace(".", ",") if de else t  # German: decimal comma, thin-space thousands
+    return readable(x, "de" if de else "en", 0 if abs(x) >= 100 else 2)
 
 
 def representative_html(rep: dict, lang: str = "en") -> str:
@@ -640,14 +641,19 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
         t = study_table[cols].sort_values("lcoh_period_eur_per_kg").copy()
         for c in ("h2system_self_sufficiency", "stz_share_met_by_h2"):
             if c in t:
-                t[c] = (t[c].astype(float) * 100).map(lambda v: f"{v:.1f} %")
+                t[c] = t[c].astype(float).map(lambda v: percent(v, lang))
+        if "pareto" in t:  # a mark, not Python's True/False, in either language
+            t["pareto"] = t["pareto"].map(lambda v: "✓" if bool(v) else "")
         labels = {"variant": "variant", "lcoh_period_eur_per_kg": "LCOH (EUR/kg)",
                   "lcoh_delivered_period_eur_per_kg": "LCOH delivered (EUR/kg)",
                   "h2system_self_sufficiency": "self-sufficiency", "co2_avoided_by_h2_kg": "CO2 avoided by H2 (kg)",
                   "cost_h2_increment_eur": "cost increment H2 (EUR)", "h2_produced_kg": "H2 produced (kg)",
                   "stz_share_met_by_h2": "STZ share from H2", "grid_steps_with_violation": "grid violations (steps)",
                   "pareto": "Pareto"}
-        tab = t.rename(columns=labels).to_html(index=False, float_format=_num, classes="kpi", border=0)
+        if de:
+            labels = {k: _DE.get(v, v) for k, v in labels.items()}
+        tab = t.rename(columns=labels).to_html(index=False, float_format=lambda v: readable(v, lang), classes="kpi",
+                                               border=0)
         parts.append(f"<section id='sec-variant-table'><h2>{_t('Variant comparison', lang)}</h2>"
                      f"<div class='scroll'>{tab}</div><p class='note'>"
                      + ("Zeitraumwerte (Kapital anteilig); gerankt nach dem Beitrag des Wasserstoffs."

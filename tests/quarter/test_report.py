@@ -65,3 +65,29 @@ def test_report_renders_all_plots_offline(week_result, tmp_path: Path) -> None:
         browser.close()
     assert not external, f"report tried to load {external}"
     assert not errors, errors
+
+
+def test_german_report_writes_decimal_commas_and_german_labels(week_result, tmp_path: Path) -> None:
+    """German tables: decimal comma, narrow space between thousands, German column names (no English "1,234.5")."""
+    import re
+
+    import pandas as pd
+
+    from h2quarters.quarter.report import attribution_html, kpi_table_html
+
+    cells = {lang: re.findall(r"<td class='num'>([^<]*)</td>", kpi_table_html(week_result.kpis, lang)
+                              + attribution_html(week_result.kpis, lang)) for lang in ("de", "en")}
+    assert len(cells["de"]) == len(cells["en"]) >= 15
+    assert any(re.search(r"\d,\d", c) for c in cells["de"]) and any(re.search(r"\d\.\d", c) for c in cells["en"])
+    assert not any(re.search(r"\d\.\d", c) for c in cells["de"]), cells["de"]
+    assert not any(re.search(r"\d,\d", c) for c in cells["en"]), cells["en"]
+    for de, en in zip(cells["de"], cells["en"]):  # the same number, only the marks differ
+        assert de.replace(",", ".") == en, (de, en)
+    study = pd.DataFrame({"variant": ["a", "b"], "lcoh_period_eur_per_kg": [12.345, 1234.5],
+                          "h2system_self_sufficiency": [0.123, 0.5], "co2_avoided_by_h2_kg": [10.0, 20.0],
+                          "pareto": [True, False]})
+    text = render_report(week_result, tmp_path / "r.de.html", study_table=study, lang="de").read_text("utf-8")
+    table = text[text.index("id='sec-variant-table'"):]
+    assert "Variante" in table and "H2-Gestehungskosten (EUR/kg)" in table and "Autarkiegrad" in table
+    assert "12,35" in table and "1\u202f234" in table and "12,3 %" in table and "✓" in table
+    assert "True" not in table and "False" not in table and "12.35" not in table

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from h2quarters.models.constants import LHV_H2_KWH_PER_KG
-from h2quarters.numbers import percent, readable
+from h2quarters.numbers import num, percent, readable
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -620,9 +620,11 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
     check = res.check
     note = ""
     if check:
-        note = (f"<p class='note'>Fast power flow (lightsim2grid) checked against pandapower runpp on "
-                f"{len(check['steps'])} steps: max |ΔV| = {check['max_abs_dvm_pu']:.1e} p.u., max |Δloading| = "
-                f"{check['max_abs_dline_loading_pct']:.1e} %.</p>")
+        dv, dl = (num(check["max_abs_dvm_pu"], ".1e", lang), num(check["max_abs_dline_loading_pct"], ".1e", lang))
+        note = (f"<p class='note'>Schnelle Lastflussrechnung (lightsim2grid) geprüft gegen pandapower runpp an "
+                f"{len(check['steps'])} Schritten: max. |ΔU| = {dv} p.u., max. |ΔAuslastung| = {dl} %.</p>" if de else
+                f"<p class='note'>Fast power flow (lightsim2grid) checked against pandapower runpp on "
+                f"{len(check['steps'])} steps: max |ΔV| = {dv} p.u., max |Δloading| = {dl} %.</p>")
     fixed = [f"<section id='sec-assumptions'><h2>{_t('Assumptions', lang)}</h2>{assumptions_html(res, lang)}</section>",
              f"<section id='sec-kpis'><h2>{_t('Key figures', lang)}</h2>{kpi_table_html(k, lang)}{note}</section>",
              f"<section id='sec-attribution'><h2>{_t('CO2 and cost attribution', lang)}</h2>"

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from h2quarters.api.deps import COOKIE
+from h2quarters.api.deps import PageLogin
 from h2quarters.control.controller import MANUAL_SETPOINTS
 
 WEB_DIR = Path(str(resources.files("h2quarters.web")))
@@ -41,32 +41,19 @@ def mount_web(app: FastAPI) -> None:
                 "languages": LANGUAGES}
 
     @app.get("/", include_in_schema=False)
-    def hmi(request: Request) -> Response:
-        c = request.app.state.ctx
-        tok = request.cookies.get(COOKIE)
-        p = c.tokens.verify(tok) if tok else None
-        if p is None:
-            return RedirectResponse("/login", status_code=303)
+    def hmi(request: Request, p: PageLogin) -> Response:
         if p.role in LANDING:  # cockpit for the city and viewers, workspace for planners, lessons for teachers
             return RedirectResponse(LANDING[p.role], status_code=303)
         return templates.TemplateResponse(request, "hmi.html", _ctx(request))
 
     @app.get("/hmi", include_in_schema=False)
-    def hmi_any_role(request: Request) -> Response:
+    def hmi_any_role(request: Request, _p: PageLogin) -> Response:
         # the HMI for every logged-in role (viewers land on the cockpit but may still watch the plant)
-        c = request.app.state.ctx
-        tok = request.cookies.get(COOKIE)
-        if not tok or c.tokens.verify(tok) is None:
-            return RedirectResponse("/login", status_code=303)
         return templates.TemplateResponse(request, "hmi.html", _ctx(request))
 
     @app.get("/account", include_in_schema=False)
-    def account(request: Request) -> Response:
+    def account(request: Request, _p: PageLogin) -> Response:
         # own password for everyone; the user administration part is shown to admins (the API checks the role)
-        c = request.app.state.ctx
-        tok = request.cookies.get(COOKIE)
-        if not tok or c.tokens.verify(tok) is None:
-            return RedirectResponse("/login", status_code=303)
         return templates.TemplateResponse(request, "account.html", _ctx(request))
 
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)

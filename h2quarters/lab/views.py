@@ -63,7 +63,7 @@ class ViewsMixin(ServiceState):
                            "learners": [{**lr, **prog.get(lr["learner_id"], {})} for lr in learners
                                         if lr["group_id"] == g.group_id]})
         return {**self.summary(lesson_id), "groups": groups,
-                "exercises": [exercise_brief(e) for e in les.exercises],
+                "exercises": [exercise_brief(e, les.observe) for e in les.exercises],
                 "fault_choices": [{"id": c.id, "text": c.text.model_dump(), "exercise_id": e.id}
                                   for e in les.exercises for c in e.plant.fault_choices],
                 "snapshots": [{**x, "lesson_t_s": x["plant_t_s"] - off}
@@ -77,11 +77,12 @@ class ViewsMixin(ServiceState):
         exs = les.exercises if les is not None else [get_exercise(e) for e in row.get("exercises", [])]
         mine = LS.events(self.store, int(learner["lesson_id"]), ("measure", "answer", "hint"),
                          learner_id=int(learner["learner_id"]))
+        observe = les.observe if les is not None else self._observe_of(int(learner["lesson_id"]))[0]
         out: dict[str, Any] = {
             "lesson": {**{k: row.get(k) for k in ("lesson_id", "class_name", "status", "speed", "revealed", "code")},
-                       "observe": les.observe if les is not None else self._observe_of(int(learner["lesson_id"]))[0]},
+                       "observe": observe},
             "learner": {k: learner[k] for k in ("learner_id", "pseudonym", "group_id")},
-            "exercises": [exercise_brief(e) for e in exs] if brief else [{"id": e.id} for e in exs],
+            "exercises": [exercise_brief(e, observe) for e in exs] if brief else [{"id": e.id} for e in exs],
             "readings": [{"exercise_id": e["exercise_id"], "measurement_id": e["data"]["measurement_id"],
                           "t_s": e["data"]["t_s"], "time": e["data"]["time"], "values": e["data"]["values"]}
                          for e in mine if e["kind"] == "measure"],
@@ -114,13 +115,19 @@ class ViewsMixin(ServiceState):
         return [s for s in TILE_SIGNALS if s in known and has_equipment(scn, s)]
 
 
-def exercise_brief(e: Exercise) -> dict[str, Any]:
-    """What a page shows of an exercise (no reference answers, no fault choices)."""
+def exercise_brief(e: Exercise, observe: str = "") -> dict[str, Any]:
+    """What a page shows of an exercise (no reference answers, no fault choices).
+
+    ``observe`` (a lesson on the pilot itself, read-only): the tasks and measurement texts as they read there —
+    nothing to set — and no setpoint controls.
+    """
+    obs = bool(observe)
+    tasks = e.plant.observe_tasks if obs and e.plant.observe_tasks is not None else e.tasks
     return {"id": e.id, "title": e.title.model_dump(), "introduction": e.introduction.model_dump(),
-            "tasks": e.tasks.model_dump(), "safety": [t.model_dump() for t in e.safety],
-            "setpoints": sorted({sp.signal for m in e.measurements for sp in m.setpoints}),
-            "measurements": [{"id": m.id, "text": m.text.model_dump(), "signals": list(m.signals)}
-                             for m in e.measurements],
+            "tasks": tasks.model_dump(), "safety": [t.model_dump() for t in e.safety],
+            "setpoints": [] if obs else sorted({sp.signal for m in e.measurements for sp in m.setpoints}),
+            "measurements": [{"id": m.id, "text": (m.observe_text if obs and m.observe_text else m.text).model_dump(),
+                              "signals": list(m.signals)} for m in e.measurements],
             "quantities": [{"id": q.id, "text": q.text.model_dump(), "kind": q.kind, "unit": q.unit,
                             "points": q.points, "has_hint": q.hint is not None,
                             "options": [{"id": o.id, "text": o.text.model_dump()} for o in q.options]}

@@ -104,6 +104,8 @@ class PlantSetup(Strict):
     cell_area_cm2: Annotated[float, Field(gt=0.0, le=1000.0)] = 50.0
     t_fc_c: Annotated[float, Field(ge=0.0, le=100.0)] = 60.0
     observe: list[Literal["live", "recorded"]] = []
+    observe_tasks: Text | None = None
+    """The tasks as they read when the lesson observes the pilot (nothing is set); required with ``observe``."""
 
     @model_validator(mode="after")
     def _observable(self) -> PlantSetup:
@@ -115,6 +117,9 @@ class PlantSetup(Strict):
                              "into the pilot)")
         if len(set(self.observe)) != len(self.observe):
             raise ValueError(f"observe = {self.observe}: each mode once")
+        if self.observe and self.observe_tasks is None:
+            raise ValueError(f"observe = {self.observe} needs observe_tasks: the tasks as they read on the pilot, "
+                             "where nothing can be set")
         return self
 
 
@@ -136,6 +141,9 @@ class Measurement(Strict):
     setpoints: list[Setpoint] = []
     wait_s: float | str = 0.0
     signals: Annotated[list[str], Field(min_length=1)]
+    observe_text: Text | None = None
+    """What the learner does when the lesson observes the pilot (its setpoints are skipped there); required for a
+    measurement with setpoints in an exercise that can observe."""
 
 
 class Mistake(Strict):
@@ -249,6 +257,11 @@ class Exercise(Strict):
                 if it.id in seen:
                     raise ValueError(f"{kind} id {it.id!r} appears twice")
                 seen.add(it.id)
+        if self.plant.observe:
+            silent = [m.id for m in self.measurements if m.setpoints and m.observe_text is None]
+            if silent:
+                raise ValueError(f"observe = {self.plant.observe}: measurements {silent} set something, so they "
+                                 "need observe_text (what to do on the pilot, where nothing is set)")
         earlier: set[str] = set()
         for q in self.quantities:
             for name in [q.reference] + [m.reference for m in q.mistakes]:

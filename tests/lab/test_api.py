@@ -260,6 +260,11 @@ async def test_observe_lessons_read_the_pilot_and_refuse_every_write(lab) -> Non
     view = (await c.get("/api/lab/me", headers=me)).json()
     assert view["lesson"]["observe"] == "live" and "tank_pressure_bar" in view["plant"]["tiles"]
     assert "battery_soc_pct" not in view["plant"]["tiles"]  # the pilot has no battery: no tile
+    # the texts as they read on the pilot: nothing to set, no setpoint controls
+    e2 = next(e for e in view["exercises"] if e["id"] == "E2")
+    assert e2["setpoints"] == [] and "Nothing is changed on the pilot" in e2["tasks"]["en"]
+    assert e2["measurements"][0]["text"]["en"] == "Read while the pilot produces steadily"
+    assert not any("Set the rate" in m["text"]["en"] for e in view["exercises"] for m in e["measurements"])
     r = await c.get(f"/api/lab/lessons/{lid}", headers=teacher)
     assert r.status_code == 200 and r.json()["observe"] == "live"
     assert r.json()["groups"][0]["plant"]["tiles"]["tank_pressure_bar"] == pytest.approx(

@@ -8,6 +8,7 @@ import pytest
 
 from h2quarters.config import ConfigError
 from h2quarters.training.catalog import CURRICULA_DIR, draw_fault, draw_params, load_catalog, load_exercise
+from h2quarters.training.schema import PlantSetup
 
 E2 = (CURRICULA_DIR / "E02-faraday-efficiency.yaml").read_text(encoding="utf-8")
 
@@ -105,3 +106,10 @@ def test_observe_declaration_names_the_bad_mode_and_the_plant_kind(tmp_path: Pat
     with pytest.raises(ConfigError) as exc:
         load_exercise(write(tmp_path, E2.replace("  kind: plant\n", "  kind: fc_bench\n")))
     assert "only a kind 'plant' exercise can observe the pilot" in problems(exc)
+    # observing needs the pilot's own wording of the tasks and of readings that set something
+    with pytest.raises(ValueError, match="needs observe_tasks"):
+        PlantSetup(observe=["live"])
+    with pytest.raises(ConfigError) as exc:
+        load_exercise(write(tmp_path, E2.replace("    observe_text: {de: \"Bei gleichmäßiger Produktion ablesen\", "
+                                                 "en: \"Read while the pilot produces steadily\"}\n", "")))
+    assert "measurements ['start'] set something, so they need observe_text" in problems(exc)

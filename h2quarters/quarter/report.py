@@ -286,6 +286,77 @@ def energy_flows_kwh(res: QuarterResult) -> list[tuple[str, str, float, str]]:
     return [link for link in links if link[2] > 1e-9]
 
 
+#: German texts of the plots (titles, axes, series, Sankey nodes); applied to a finished figure by :func:`_localise`.
+_DE_PLOT: dict[str, str] = {
+    ELEC: "Strom Schule + STZ", "School PV": "PV Schule", "Grid import": "Netzbezug", "Fuel cell": "Brennstoffzelle",
+    "School lab wing": "Laborflügel Schule", "Electrolyser": "Elektrolyseur", "Compressor": "Verdichter",
+    "STZ electricity": "Strom STZ", "Heat pump": "Wärmepumpe", "Grid export": "Netzeinspeisung",
+    "Hydrogen (LHV)": "Wasserstoff (Hu)", "Losses": "Verluste", "Tank (drawn down)": "Speicher (entnommen)",
+    "Tank (filled up)": "Speicher (aufgefüllt)", "STZ heat": "Wärme STZ", "Ambient heat": "Umweltwärme",
+    "Gas (backup boiler)": "Gas (Reservekessel)", "Residential PV": "PV Wohngebäude", "MV import": "Bezug Mittelspannung",
+    "Residential": "Wohngebäude", "MV export": "Einspeisung Mittelspannung",
+    "Energy flows (kWh)<br><sup>school + Stadtteilzentrum; blue electricity, green hydrogen,<br>red heat, grey "
+    "losses</sup>": "Energieflüsse (kWh)<br><sup>Schule + Stadtteilzentrum; blau Strom, grün Wasserstoff,<br>rot "
+                    "Wärme, grau Verluste</sup>",
+    "Quarter electricity (MWh; supply up, use down)": "Strom im Quartier (MWh; Aufkommen oben, Verbrauch unten)",
+    "Hydrogen (kg): produced at the school up, used by the Stadtteilzentrum's fuel cell down":
+        "Wasserstoff (kg): in der Schule erzeugt oben, von der Brennstoffzelle des STZ verbraucht unten",
+    "H2 produced (kg)": "H2 erzeugt (kg)", "H2 to fuel cell (kg)": "H2 zur Brennstoffzelle (kg)",
+    "Monthly balances": "Monatsbilanzen", "Power (kW)": "Leistung (kW)", "Transformer loading (%)": "Trafoauslastung (%)",
+    "Transformer": "Trafo", "hours exceeded (h)": "Überschreitungsdauer (h)", "Load-duration curves": "Dauerlinien",
+    "School tank (kg)": "Speicher Schule (kg)", "STZ bundle buffer (kg)": "Bündelpuffer STZ (kg)",
+    "Tank pressure (bar)": "Speicherdruck (bar)", "Hydrogen in store": "Wasserstoff im Speicher", "time": "Zeit",
+    "Grid loading: power flow skipped": "Netzauslastung: Lastfluss nicht gerechnet",
+    "Daily maximum loading of every line and the transformer (%)":
+        "Tägliche Höchstauslastung jeder Leitung und des Trafos (%)",
+    "day": "Tag", "line / transformer": "Leitung / Trafo", "Voltages: power flow skipped":
+        "Spannungen: Lastfluss nicht gerechnet", "LV bus": "NS-Knoten",
+    "dominated": "dominiert", "Pareto set": "Pareto-Menge",
+    "Variants: LCOH vs self-sufficiency (colour: CO2 avoided by hydrogen; stars: Pareto)":
+        "Varianten: H2-Gestehungskosten gegen Autarkiegrad (Farbe: durch H2 vermiedenes CO2; Sterne: Pareto)",
+    "LCOH (EUR/kg)": "H2-Gestehungskosten (EUR/kg)",
+    "self-sufficiency of the hydrogen system (%)": "Autarkiegrad des Wasserstoffsystems (%)",
+    "CO2 avoided by H2 (kg)": "CO2 durch H2 vermieden (kg)", "CO2 (kg)": "CO2 (kg)", "cost (EUR)": "Kosten (EUR)",
+    "baseline": "Referenz", "PV + heat pump, no hydrogen": "PV + Wärmepumpe, ohne Wasserstoff",
+    "with hydrogen": "mit Wasserstoff",
+    "School + Stadtteilzentrum over the period: baseline, PV + heat pump, with hydrogen":
+        "Schule + Stadtteilzentrum im Zeitraum: Referenz, PV + Wärmepumpe, mit Wasserstoff",
+    "kg CO2 / EUR (period)": "kg CO2 / EUR (Zeitraum)",
+}
+
+
+def _localise(fig: go.Figure, lang: str) -> go.Figure:
+    """Write a finished figure's texts in ``lang``: titles, axis and colour-bar titles, subplot titles, series
+    names, bar categories and Sankey node labels (German from :data:`_DE_PLOT`; English is how they are built)."""
+    if lang != "de":
+        return fig
+
+    def de(t: object) -> object:
+        return _DE_PLOT.get(t, t) if isinstance(t, str) else t
+
+    lay = fig.layout
+    if lay.title and lay.title.text:
+        lay.title.text = de(lay.title.text)
+    for ax in [a for a in dir(lay) if a.startswith(("xaxis", "yaxis"))]:
+        obj = getattr(lay, ax, None)
+        if obj is not None and getattr(obj, "title", None) is not None and obj.title.text:
+            obj.title.text = de(obj.title.text)
+    for ann in lay.annotations or ():
+        ann.text = de(ann.text)
+    for tr in fig.data:
+        if getattr(tr, "name", None):
+            tr.name = de(tr.name)
+        if tr.type == "sankey":
+            tr.node.label = [de(x) for x in tr.node.label]
+        if tr.type == "bar" and tr.x is not None and all(isinstance(x, str) for x in tr.x):
+            tr.x = [de(x) for x in tr.x]
+        marker = getattr(tr, "marker", None)
+        bar = getattr(marker, "colorbar", None) if marker is not None else None
+        if bar is not None and bar.title is not None and bar.title.text:
+            bar.title.text = de(bar.title.text)
+    return fig
+
+
 _CARRIER_RGBA = {"el": "rgba(31,119,180,0.45)", "h2": "rgba(44,160,44,0.55)", "heat": "rgba(214,39,40,0.45)",
                  "loss": "rgba(127,127,127,0.35)"}
 
@@ -468,7 +539,7 @@ def _grid_map(res: QuarterResult, lang: str = "en") -> go.Figure:
     return fig
 
 
-def _voltage_heatmap(res: QuarterResult) -> go.Figure:
+def _voltage_heatmap(res: QuarterResult, lang: str = "en") -> go.Figure:
     import plotly.graph_objects as go
 
     pf = res.powerflow
@@ -480,8 +551,10 @@ def _voltage_heatmap(res: QuarterResult) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=d.to_numpy().T, x=d.index, y=list(net.bus.name.astype(str)[lv]),
                                colorscale=EN50160_COLOURSCALE, zmin=res.qnet.v_min_pu, zmax=res.qnet.v_max_pu,
                                colorbar={"title": "p.u."}))
-    fig.update_layout(title=f"Daily minimum bus voltage (p.u.; EN 50160 band {res.qnet.v_min_pu}–"
-                            f"{res.qnet.v_max_pu})", height=700, xaxis_title="day", yaxis_title="LV bus")
+    band = f"{res.qnet.v_min_pu}–{res.qnet.v_max_pu}"
+    fig.update_layout(title=(f"Tägliche niedrigste Knotenspannung (p.u.; Band EN 50160 {band.replace('.', ',')})"
+                             if lang == "de" else f"Daily minimum bus voltage (p.u.; EN 50160 band {band})"),
+                      height=700, xaxis_title="day", yaxis_title="LV bus")
     return fig
 
 
@@ -596,10 +669,10 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
         raise ValueError(f"lang '{lang}' not allowed; choose en or de")
     figs = {"sankey": _sankey(res), "monthly": _monthly(res), "duration": _duration(res), "tank": _tank(res),
             "grid-map": _grid_map(res, lang), "grid-heatmap": _grid_heatmap(res),
-            "voltage-heatmap": _voltage_heatmap(res), "variants": variants_figure(study_table, res.kpis)}
+            "voltage-heatmap": _voltage_heatmap(res, lang), "variants": variants_figure(study_table, res.kpis)}
     parts = []
     for i, pid in enumerate(PLOT_IDS):
-        figs[pid].update_layout(autosize=True, width=None)
+        _localise(figs[pid], lang).update_layout(autosize=True, width=None)
         parts.append(f"<section id='sec-{pid}'>" + pio.to_html(
             figs[pid], include_plotlyjs=(i == 0), full_html=False, div_id=f"plot-{pid}", default_width="100%",
             config={"displaylogo": False, "responsive": True}) + "</section>")

@@ -91,3 +91,11 @@ def test_german_report_writes_decimal_commas_and_german_labels(week_result, tmp_
     assert "Variante" in table and "H2-Gestehungskosten (EUR/kg)" in table and "Autarkiegrad" in table
     assert "12,35" in table and "1\u202f234" in table and "12,3 %" in table and "✓" in table
     assert "True" not in table and "False" not in table and "12.35" not in table
+    # the plots speak German too: titles, axes, series and the Sankey's nodes (as plotly's JSON writes them)
+    import json
+
+    def plot(t: str) -> bool:
+        return json.dumps(t)[1:-1] in text
+    assert plot("Energieflüsse (kWh)") and plot("Monatsbilanzen") and plot("Wasserstoff (Hu)")
+    assert plot("Dauerlinien") and plot("Pareto-Menge") and plot("Tägliche niedrigste Knotenspannung")
+    assert not plot("Monthly balances") and not plot("Load-duration curves") and not plot("Hydrogen (LHV)")

@@ -70,3 +70,14 @@ def new_context(browser: Any) -> Callable[..., Any]:
         return browser.new_context(viewport=size, bypass_csp=bypass_csp, accept_downloads=True)
 
     return make
+
+
+def log_in(page: Any, url: str, user: str, password: str, landing: str) -> Any:
+    """Log ``user`` in through the login form on ``page`` and wait for the role's landing page (``landing``, a
+    path); returns the page."""
+    page.goto(url + "/login")
+    page.fill("#login-name", user)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+    page.wait_for_url(url + landing)
+    return page

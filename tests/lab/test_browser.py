@@ -25,6 +25,7 @@ from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
 from h2quarters.plc.registers import load_register_map
 from h2quarters.store import Store
+from tests.conftest import log_in
 from tests.web.conftest import PASSWORD, SCENARIO
 
 
@@ -82,11 +83,7 @@ def test_whole_lesson(server: Server, new_context: Any) -> None:
     url = server.url
     tctx = new_context(bypass_csp=True)
     teacher = tctx.new_page()
-    teacher.goto(url + "/login")
-    teacher.fill("#login-name", "tina")
-    teacher.fill("#login-password", PASSWORD)
-    teacher.click("#login-submit")
-    teacher.wait_for_url(url + "/lab")  # teachers land on their lessons, not on the plant HMI
+    log_in(teacher, url, "tina", PASSWORD, "/lab")  # teachers land on their lessons, not on the plant HMI
     teacher.goto(url + "/lab?lang=en")
     teacher.fill("#f-class", "E1FS 2b")
     teacher.fill("#f-groups", "A, B")
@@ -169,11 +166,7 @@ def _photograph(new_context: Any, server: Server, out: Path, lesson_id: int, cod
     for phone in (False, True):
         ctx = new_context(phone, bypass_csp=True)
         p = ctx.new_page()
-        p.goto(url + "/login")
-        p.fill("#login-name", "tina")
-        p.fill("#login-password", PASSWORD)
-        p.click("#login-submit")
-        p.wait_for_url(url + "/lab")
+        log_in(p, url, "tina", PASSWORD, "/lab")
         w = "390" if phone else "desktop"
         for lang in ("de", "en"):
             for name, path in (("lessons", "/lab"), ("lesson", f"/lab/lesson/{lesson_id}"),
@@ -215,11 +208,7 @@ def test_observe_lesson_pages_hide_every_write_control(server: Server, new_conte
     url = server.url
     tctx = new_context(bypass_csp=True)
     t = tctx.new_page()
-    t.goto(url + "/login")
-    t.fill("#login-name", "tina")
-    t.fill("#login-password", PASSWORD)
-    t.click("#login-submit")
-    t.wait_for_url(url + "/lab")
+    log_in(t, url, "tina", PASSWORD, "/lab")
     t.goto(url + "/lab?lang=en")
     assert t.locator("#f-day").is_hidden()  # the day field only for a recorded day
     t.fill("#f-class", "E2FS")

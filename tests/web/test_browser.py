@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import log_in
+
 from .conftest import PASSWORD
 
 
@@ -13,11 +15,7 @@ def login(new_context: Any, url: str, user: str, landing: str = "/") -> Any:
     page = ctx.new_page()
     page.goto(url + "/")
     page.wait_for_url(url + "/login")
-    page.fill("#login-name", user)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + landing)
-    return page
+    return log_in(page, url, user, PASSWORD, landing)
 
 
 def plc_hold(rt: Any, name: str) -> Any:

@@ -22,6 +22,7 @@ from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
 from h2quarters.monitoring.cockpit import Cockpit, simulate_site_kpis
 from h2quarters.plc.registers import load_register_map
+from tests.conftest import log_in
 from tests.monitoring.conftest import PASSWORD, seeded_store
 
 from .conftest import SCENARIO
@@ -76,11 +77,8 @@ def test_city_user_drills_down_switches_language_and_downloads(cockpit_server: d
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto(url + "/")
-    page.wait_for_url(url + "/login")
-    page.fill("#login-name", "clara")
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/cockpit")  # the city's staff land on the cockpit, not the HMI
+    page.wait_for_url(url + "/login")  # the root asks for a login
+    log_in(page, url, "clara", PASSWORD, "/cockpit")  # the city's staff land on the cockpit, not the HMI
     assert page.text_content("h1") == "Gesamtsicht"
     assert page.locator("svg.tacho").count() == 6  # three target pictures, three transfer dimensions
     # level 4 → 3 (tachometer of the target picture) → 2 (its measures) → 1 (the measure's dashboard)
@@ -150,11 +148,7 @@ def test_cockpit_fits_a_phone_in_both_languages(cockpit_server: dict[str, Any], 
     url = cockpit_server["url"]
     ctx = new_context(phone=True)
     page = ctx.new_page()
-    page.goto(url + "/login")
-    page.fill("#login-name", "clara")
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/cockpit")
+    log_in(page, url, "clara", PASSWORD, "/cockpit")
     wide = []
     for lang in ("de", "en"):
         for path in ("/cockpit", "/cockpit/tp/umweltgerecht", "/cockpit/measure/h2lab",

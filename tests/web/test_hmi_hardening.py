@@ -16,6 +16,7 @@ from typing import Any
 
 from h2quarters.plc.registers import load_register_map
 from h2quarters.web import WEB_DIR
+from tests.conftest import log_in
 
 from .conftest import PASSWORD
 from .test_browser import plc_hold
@@ -26,11 +27,7 @@ SHOTS = Path(os.environ["H2Q_SHOTS"]) if os.environ.get("H2Q_SHOTS") else None
 def _page(new_context: Any, url: str, user: str, lang: str, width: int) -> Any:
     ctx = new_context(width=width, bypass_csp=True)
     page = ctx.new_page()
-    page.goto(f"{url}/login?lang={lang}")
-    page.fill("#login-name", user)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/")
+    log_in(page, url, user, PASSWORD, "/")
     page.goto(f"{url}/?lang={lang}")
     page.wait_for_function("document.querySelector('#mode-badge').dataset.mode !== ''")
     page.wait_for_function("document.querySelector('#trend-chart .u-axis') !== null")

@@ -23,6 +23,7 @@ from h2quarters.control.hub import SnapshotHub
 from h2quarters.control.settings import ControlSettings
 from h2quarters.plc.registers import load_register_map
 from h2quarters.store import Store
+from tests.conftest import log_in
 
 from .conftest import PASSWORD, _free_port
 
@@ -85,13 +86,6 @@ def plan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
     store.close()
 
 
-def _login(page: Any, url: str, name: str) -> None:
-    page.goto(url + "/login")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-
-
 @pytest.mark.timeout(600)  # a busy machine: the quarter's first variant loads profiles for a minute
 def test_planner_study_restart_resume_compare_download(plan_server: _Server, new_context: Any) -> None:
     url = plan_server.url
@@ -99,8 +93,7 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, new
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))  # script errors (refused requests are expected)
-    _login(page, url, "paula")
-    page.wait_for_url(url + "/plan")  # planners land on their workspace, not the engineers' HMI
+    log_in(page, url, "paula", PASSWORD, "/plan")  # planners land on their workspace, not the engineers' HMI
     # copy the shipped Wesertor quarter
     page.click("li[data-id='shipped:wesertor'] button.pl-copy")
     page.wait_for_url(url + "/plan/scenario/*")
@@ -203,8 +196,7 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, new
     page.wait_for_selector("#job-share[data-shared=true]")
     ctx2 = new_context(phone=True)
     v = ctx2.new_page()
-    _login(v, url, "victor")
-    v.wait_for_url(url + "/cockpit")
+    log_in(v, url, "victor", PASSWORD, "/cockpit")
     v.goto(url + "/plan?lang=en")
     assert v.locator(f"#jobs tr[data-job='{job_id}']").count() == 1
     assert v.locator("#scenarios").count() == 0

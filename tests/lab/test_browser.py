@@ -237,6 +237,16 @@ def test_observe_lesson_pages_hide_every_write_control(server: Server, new_conte
     assert lp.locator("#w-observe").is_visible() and lp.locator("form.sp").count() == 0
     lp.click("button.measure[data-m=start]")
     lp.wait_for_selector("#readings tbody tr")
+    # the teacher on a phone reaches the past lessons' links without scrolling the table sideways
+    tph = new_context(True, bypass_csp=True).new_page()
+    tph.context.add_cookies(tctx.cookies())
+    tph.goto(url + "/lab")
+    links = tph.locator("#lesson-list td.acts a")
+    assert links.count() >= 2
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (i, box)
+    tph.context.close()
     shots = os.environ.get("H2Q_LAB_SHOTS")
     if shots:
         out = Path(shots)

@@ -325,6 +325,10 @@ _DE_PLOT: dict[str, str] = {
 }
 
 
+_DE_MONTHS = dict(zip("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+                      "Jan. Feb. März Apr. Mai Juni Juli Aug. Sept. Okt. Nov. Dez.".split()))
+
+
 def _localise(fig: go.Figure, lang: str) -> go.Figure:
     """Write a finished figure's texts in ``lang``: titles, axis and colour-bar titles, subplot titles, series
     names, bar categories and Sankey node labels (German from :data:`_DE_PLOT`; English is how they are built)."""
@@ -332,7 +336,12 @@ def _localise(fig: go.Figure, lang: str) -> go.Figure:
         return fig
 
     def de(t: object) -> object:
-        return _DE_PLOT.get(t, t) if isinstance(t, str) else t
+        if not isinstance(t, str):
+            return t
+        month, _, year = t.partition(" ")  # the monthly bars' "Mar 2025"
+        if month in _DE_MONTHS and year.isdigit():
+            return f"{_DE_MONTHS[month]} {year}"
+        return _DE_PLOT.get(t, t)
 
     lay = fig.layout
     if lay.title and lay.title.text:

@@ -98,4 +98,5 @@ def test_german_report_writes_decimal_commas_and_german_labels(week_result, tmp_
         return json.dumps(t)[1:-1] in text
     assert plot("Energieflüsse (kWh)") and plot("Monatsbilanzen") and plot("Wasserstoff (Hu)")
     assert plot("Dauerlinien") and plot("Pareto-Menge") and plot("Tägliche niedrigste Knotenspannung")
+    assert plot("März 2025") and not plot("Mar 2025")  # the week lies in March
     assert not plot("Monthly balances") and not plot("Load-duration curves") and not plot("Hydrogen (LHV)")

@@ -106,6 +106,11 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         return {"error": "refused", "message": f"{type(exc).__name__} ({exc})", "warnings": []}
     except (TimeoutError, OSError) as exc:
         return {"error": "unreachable", "message": repr(exc), "warnings": []}
+    except ua.UaError as exc:  # e.g. no Sign&Encrypt endpoint: a production call to a PLC in development mode
+        from h2quarters.plc.fault_socket import NO_SECURE_ENDPOINT
+
+        msg = NO_SECURE_ENDPOINT if "No matching endpoints" in str(exc) else f"{type(exc).__name__} ({exc})"
+        return {"error": "mode", "message": msg, "warnings": []}
     return {"result": out, "warnings": warnings}
 
 

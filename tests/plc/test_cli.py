@@ -123,6 +123,7 @@ def test_make_run_runtime_serves_opcua_so_fault_inject_reaches_the_plant(tmp_pat
                                        "--endpoint", endpoint])
         assert res.exit_code == 0 and "fault 1 injected" in res.output, res.output
         assert [f.kind for f in rt.plc.plant.faults.active()] == ["h2_leak"]
+        assert rt.plc.fault_channel is not None  # the teacher's command went through the local channel
     finally:
         rt.stop_plc()
         rt.store.close()

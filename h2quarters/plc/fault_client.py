@@ -1,5 +1,6 @@
 """One call of a ``Plant.Faults`` method on a running PLC over OPC UA: the work behind ``h2q plc fault inject``,
-``clear`` and ``list``.
+``clear`` and ``list`` when the PLC is on another machine or serves no local fault channel
+(:mod:`h2quarters.plc.fault_socket`, which needs no asyncua import).
 
 Also runnable as a process of its own (``python -m h2quarters.plc.fault_client``: one JSON request line on stdin,
 one JSON reply line on stdout; nothing on stdin, nothing done), which a CLI could start before importing typer so

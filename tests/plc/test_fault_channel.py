@@ -295,3 +295,25 @@ async def test_without_a_socket_the_cli_uses_opcua(dev_plc: VirtualPlc, short_tm
     r = await asyncio.to_thread(subprocess.run, [*H2Q, "plc", "fault", "list", "--via", "local", *ep],
                                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 3 and "locally: " in r.stderr and "No such file or directory" in r.stderr, r.stderr
+
+
+def test_local_login_rate_limit(prod_plc: dict[str, Any]) -> None:
+    """Failed logins over the socket count as on OPC UA (5 per minute per peer); then even the right password is
+    refused. Last test of the production PLC: it stays locked for this uid for a minute."""
+    req = {"method": "List", "args": [["Boolean", False]], "user": "teacher", "password": "wrong-password",
+           "dev": False}
+    path = prod_plc["socket"]
+    assert fault_socket.request(path, {**req, "password": "teacher-password"})["result"] is not None
+    replies = [fault_socket.request(path, req) for _ in range(5)]
+    assert all(r["error"] == "refused" and "BadUserAccessDenied" in r["message"] for r in replies), replies
+    ok = fault_socket.request(path, {**req, "password": "teacher-password"})
+    assert ok["error"] == "refused" and "BadUserAccessDenied" in ok["message"], ok
+
+
+def test_which_endpoints_count_as_local() -> None:
+    port = fault_socket.endpoint_port
+    assert port("opc.tcp://127.0.0.1:4841/h2quarters/plc") == 4841
+    assert port("opc.tcp://localhost/h2quarters/plc") == 4840  # the OPC UA default port
+    assert port("opc.tcp://[::1]:4842/x") == 4842 and port(f"opc.tcp://{socket.gethostname()}:4843") == 4843
+    assert port("opc.tcp://10.1.2.3:4840/h2quarters/plc") is None
+    assert port("opc.tcp://plc.example.org:4840") is None

@@ -176,10 +176,10 @@ def main() -> None:
         print(f"{name:<26}{med(b, 0):>14.2f}/{max(x[0] for x in b):<5.2f} s{med(c, 0):>15.2f}/"
               f"{max(x[0] for x in c):<5.2f} s{med(b, 1):>8.2f}/{med(c, 1):.2f} s{med(b, 0) / med(c, 0):>13.2f}x"
               f"{med(c, 1) / med(ref, 1):>15.2f}x  {rcs}")
-    print(f"{'current code only':<26}{'wall med/max':>16}{'CPU med':>10}{'cur/--help CPU':>16}  rc")
+    print(f"{'current code only':<31}{'wall med/max':>16}{'CPU med':>10}{'cur/--help CPU':>16}  rc")
     for name in current_only:
         c = res[(name, "current")]
-        print(f"{name:<26}{med(c, 0):>9.2f}/{max(x[0] for x in c):<5.2f} s{med(c, 1):>8.2f} s"
+        print(f"{name:<31}{med(c, 0):>9.2f}/{max(x[0] for x in c):<5.2f} s{med(c, 1):>8.2f} s"
               f"{med(c, 1) / med(ref, 1):>15.2f}x  {sorted({x[2] for x in c})}")
     print(f"load at end: {_load()}")
 

@@ -215,7 +215,7 @@ def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool
         if path is not None:
             reply = request(path, {"method": method, "args": [list(a) for a in args], "user": user,
                                    "password": password, "dev": dev})
-            if reply.get("error") == "unreachable" and via == "auto":
+            if reply.get("error") in ("unreachable", "busy") and via == "auto":
                 reply = None  # e.g. the socket of a killed PLC: OPC UA says what is (not) there
         if via == "local" and reply is None:
             typer.echo(f"error: cannot reach the PLC at {endpoint} locally: {why}", err=True)

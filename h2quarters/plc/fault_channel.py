@@ -9,7 +9,8 @@ Why and the wire format: :mod:`h2quarters.plc.fault_socket`. What it enforces:
   users file, scrypt with the same work for unknown users, same login rate limit, the peer counted as
   ``unix:<uid>``), then run through the OPC UA method service (role checks, argument checks, the very
   ``Plant.Faults`` methods); in development mode, as on OPC UA, no login is needed.
-- One instance per socket: an exclusive ``flock`` on ``plc-<port>.lock``, held while serving. A socket left by a
+- One instance per socket: an exclusive ``flock`` on ``plc-<port>.lock``, held while serving (and the file
+  removed at stop). A socket left by a
   killed PLC (kill -9) has no lock holder and is replaced; a live one is never taken over (the second PLC runs
   without a local channel and says so).
 - Hostile clients: one request line of at most :data:`~h2quarters.plc.fault_socket.MAX_LINE` bytes within
@@ -125,12 +126,8 @@ class FaultChannel:
         if problem is not None:
             log.warning("local fault channel not served: %s", problem)
             return False
-        lock = self.path.with_suffix(".lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = self._lock()
+        if fd is None:
             log.warning("local fault channel not served: %s is served by another live PLC", self.path)
             return False
         self._lock_fd = fd
@@ -147,6 +144,28 @@ class FaultChannel:
             return False
         return True
 
+    def _lock(self) -> int | None:
+        """Hold an exclusive lock on ``plc-<port>.lock``; its descriptor, or None if a live PLC holds it.
+
+        The file is removed at :meth:`stop` (so that lock files of past ports do not pile up): a lock taken on a file
+        that was removed meanwhile is not the lock, hence the check that the path still names the locked file.
+        """
+        lock = self.path.with_suffix(".lock")
+        for _ in range(5):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return None
+            try:
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # removed by a PLC stopping just now: take the new file
+        return None
+
     async def stop(self) -> None:
         """Stop listening, remove the socket (if still ours) and release the lock."""
         if self._server is not None:
@@ -157,7 +176,9 @@ class FaultChannel:
                 if self.path.stat().st_ino == self._inode:
                     self.path.unlink()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)  # the lock file stays: unlinking it would race with a starting PLC
+            with contextlib.suppress(OSError):  # removed while still held: see _lock
+                self.path.with_suffix(".lock").unlink()
+            os.close(self._lock_fd)
             self._lock_fd = None
 
     @property

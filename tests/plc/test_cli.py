@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from h2quarters.plc import fault_socket
 from h2quarters.plc.drivers import ModbusDriver
 from h2quarters.plc.registers import load_register_map
 
@@ -49,6 +50,7 @@ async def test_plc_process_and_fault_cli(tmp_path: Path) -> None:
             banner += line.decode()
         assert f"tcp://127.0.0.1:{mb}" in banner and endpoint in banner and "[development]" in banner
         assert f"plant initial state (saved to {tmp_path / 'state.json'})" in banner
+        assert f"local fault channel {fault_socket.socket_path(ua)}" in banner, banner
         r = await drv.read_all()
         assert r["tank_pressure_bar"].valid and r["tank_pressure_bar"].value != pytest.approx(99.0)
 

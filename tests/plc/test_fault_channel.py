@@ -1,6 +1,6 @@
 """Local fault channel (issue #15: fault commands answer in ≤ 1 s): `h2q plc fault` over the PLC's Unix socket.
 
-A production PLC process (users file, Sign&Encrypt) and the real CLI: inject/list/clear through the socket reach
+A production PLC (users file, Sign&Encrypt) and the real CLI in subprocesses: inject/list/clear through the socket reach
 the plant (seen over Modbus) without importing asyncua; wrong password, a viewer's inject, an unknown fault kind
 and a --dev call are refused with the same message and exit code as over OPC UA. In-process PLCs for the unhappy
 paths: hostile clients, a foreign uid, an unsafe directory, a second instance, the socket of a killed PLC, and
@@ -30,6 +30,7 @@ from h2quarters.plc.drivers import ModbusDriver
 from h2quarters.plc.fault_channel import MAX_CONNECTIONS, FaultChannel
 from h2quarters.plc.plant import SiteProfile
 from h2quarters.plc.registers import load_register_map
+from h2quarters.plc.settings import Security
 from h2quarters.plc.security import add_user, ensure_client_certificate
 from h2quarters.plc.virtual_plc import VirtualPlc
 from tests.plc.conftest import dev_settings
@@ -44,6 +45,7 @@ PROBE = [sys.executable, "-c", "import atexit, sys\n"
          "if m in sys.modules), file=sys.stderr))\n"
          "from h2quarters.cli import main\nsys.argv = ['h2q', *sys.argv[1:]]\nmain()\n"]
 TEACHER = ["--user", "teacher", "--password", "teacher-password"]
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # the PLCs run in the module's event loop
 
 
 def _free_port() -> int:
@@ -60,43 +62,27 @@ def short_tmp() -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(d)], check=False)
 
 
-@pytest.fixture(scope="module")
-def prod_plc(short_tmp: Path) -> Iterator[dict[str, Any]]:
-    """`h2q plc` in production mode (teacher = instructor, vic = viewer), its own runtime dir and HOME."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def prod_plc(scenario: Scenario, profile: SiteProfile, short_tmp: Path) -> AsyncIterator[dict[str, Any]]:
+    """A production-mode PLC (teacher = instructor, vic = viewer), its own runtime dir; the CLI's own HOME."""
     home, run = short_tmp / "home", short_tmp / "run"
     home.mkdir()
-    users, cfg = short_tmp / "users.yaml", short_tmp / "plc.yaml"
+    users = short_tmp / "users.yaml"
     add_user(users, "teacher", "teacher-password", "instructor")
     add_user(users, "vic", "viewer-password", "viewer")
     # the CLI's client certificate (where `h2q plc fault` keeps it under HOME), trusted by the PLC
-    cert, _ = asyncio.run(ensure_client_certificate(home / ".local/share/h2quarters/client-pki",
-                                                    "urn:h2quarters:driver"))
-    cfg.write_text(f"security:\n  mode: production\n  cert_dir: {short_tmp / 'pki'}\n  users_file: {users}\n"
-                   f"  trusted_certs: [{cert}]\n")
-    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_RUNTIME_DIR": str(run),
-           "PYTHONUNBUFFERED": "1"}
-    mb, ua = _free_port(), _free_port()
-    proc = subprocess.Popen([*H2Q, "plc", "--config", str(cfg), "--speed", "60", "--modbus-port", str(mb),
-                             "--opcua-port", str(ua), "--start", "2025-06-21T10:00", "--state-file",
-                             str(short_tmp / "state.json")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    banner = ""
-    while "virtual PLC" not in banner:
-        line = proc.stdout.readline()
-        assert line, f"PLC exited early: {banner}"
-        banner += line
+    cert, _ = await ensure_client_certificate(home / ".local/share/h2quarters/client-pki", "urn:h2quarters:driver")
+    sec = Security(mode="production", cert_dir=short_tmp / "pki", users_file=users, trusted_certs=[cert])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", str(run))
+        vp = VirtualPlc(scenario, dev_settings(speed=60.0, security=sec), profile=profile)
+        await vp.start()
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_RUNTIME_DIR": str(run)}
     try:
-        yield {"env": env, "modbus": mb, "endpoint": f"opc.tcp://127.0.0.1:{ua}/h2quarters/plc", "banner": banner,
-               "socket": run / "h2quarters" / f"plc-{ua}.sock"}
+        yield {"env": env, "plc": vp, "modbus": vp.modbus_port, "endpoint": vp.opcua_endpoint,
+               "socket": run / "h2quarters" / f"plc-{vp.opcua.port if vp.opcua else 0}.sock"}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in proc.stdout.read()
+        await vp.stop()
 
 
 def _cli(plc: dict[str, Any], *args: str, probe: bool = False) -> tuple[int, str, str]:
@@ -107,7 +93,6 @@ def _cli(plc: dict[str, Any], *args: str, probe: bool = False) -> tuple[int, str
 
 async def test_local_inject_list_clear_reach_the_running_plant(prod_plc: dict[str, Any]) -> None:
     sock = prod_plc["socket"]
-    assert f"local fault channel {sock}" in prod_plc["banner"]
     assert oct(sock.stat().st_mode & 0o777) == "0o600" and oct(sock.parent.stat().st_mode & 0o777) == "0o700"
     drv = ModbusDriver("127.0.0.1", prod_plc["modbus"], load_register_map(), backoff_min_s=0.1, backoff_max_s=0.2)
     try:
@@ -134,9 +119,9 @@ async def test_local_inject_list_clear_reach_the_running_plant(prod_plc: dict[st
     (["inject", "no_such_kind", *TEACHER], "BadInvalidArgument"),
     (["list", "--dev"], "BadSecurityPolicyRejected"),
 ])
-def test_refusals_are_those_of_opcua(prod_plc: dict[str, Any], args: list[str], code: str) -> None:
-    local = _cli(prod_plc, *args, "--via", "local")
-    opcua = _cli(prod_plc, *args, "--via", "opcua")
+async def test_refusals_are_those_of_opcua(prod_plc: dict[str, Any], args: list[str], code: str) -> None:
+    local = await asyncio.to_thread(_cli, prod_plc, *args, "--via", "local")
+    opcua = await asyncio.to_thread(_cli, prod_plc, *args, "--via", "opcua")
     assert local[0] == opcua[0] == 2, (local, opcua)
     assert "error: the PLC refused" in local[2] and code in local[2], local
     assert local[2].strip().splitlines()[-1] == opcua[2].strip().splitlines()[-1], (local, opcua)
@@ -155,7 +140,8 @@ async def dev_plc(scenario: Scenario, profile: SiteProfile, short_tmp: Path) -> 
         yield vp
     finally:
         await vp.stop()
-    assert vp.fault_channel is None and not list((short_tmp / "run-dev" / "h2quarters").glob("*.sock"))
+    # every channel of this module that was stopped left nothing behind (socket and lock file removed)
+    assert vp.fault_channel is None and not list((short_tmp / "run-dev" / "h2quarters").glob("plc-*"))
 
 
 def _raw(path: Path, data: bytes) -> dict[str, Any]:
@@ -172,7 +158,6 @@ def _raw(path: Path, data: bytes) -> dict[str, Any]:
     return json.loads(buf)
 
 
-@pytest.mark.asyncio(loop_scope="module")
 async def test_hostile_clients_get_clear_errors_and_the_plc_stays_up(dev_plc: VirtualPlc) -> None:
     assert dev_plc.fault_channel is not None
     path = dev_plc.fault_channel.path
@@ -214,7 +199,6 @@ async def test_hostile_clients_get_clear_errors_and_the_plc_stays_up(dev_plc: Vi
     assert dev_plc.steps > steps  # the plant loop kept running
 
 
-@pytest.mark.asyncio(loop_scope="module")
 async def test_foreign_uid_unsafe_directory_and_production_call_to_dev_plc(dev_plc: VirtualPlc,
                                                                            short_tmp: Path) -> None:
     assert dev_plc.opcua is not None
@@ -239,7 +223,6 @@ async def test_foreign_uid_unsafe_directory_and_production_call_to_dev_plc(dev_p
     assert reply["error"] == "mode" and "use --dev" in reply["message"], reply
 
 
-@pytest.mark.asyncio(loop_scope="module")
 async def test_second_instance_does_not_steal_and_killed_plcs_socket_is_replaced(dev_plc: VirtualPlc,
                                                                                 short_tmp: Path) -> None:
     assert dev_plc.opcua is not None and dev_plc.fault_channel is not None
@@ -281,7 +264,6 @@ async def test_second_instance_does_not_steal_and_killed_plcs_socket_is_replaced
         await new.stop()
 
 
-@pytest.mark.asyncio(loop_scope="module")
 async def test_without_a_socket_the_cli_uses_opcua(dev_plc: VirtualPlc, short_tmp: Path) -> None:
     """A CLI whose runtime dir holds no socket for the PLC (another user's session, a PLC without the channel)."""
     ep = ["--dev", "--endpoint", dev_plc.opcua_endpoint]
@@ -297,20 +279,24 @@ async def test_without_a_socket_the_cli_uses_opcua(dev_plc: VirtualPlc, short_tm
     assert r.returncode == 3 and "locally: " in r.stderr and "No such file or directory" in r.stderr, r.stderr
 
 
-def test_local_login_rate_limit(prod_plc: dict[str, Any]) -> None:
+async def test_local_login_rate_limit(prod_plc: dict[str, Any]) -> None:
     """Failed logins over the socket count as on OPC UA (5 per minute per peer); then even the right password is
     refused. Last test of the production PLC: it stays locked for this uid for a minute."""
     req = {"method": "List", "args": [["Boolean", False]], "user": "teacher", "password": "wrong-password",
            "dev": False}
     path = prod_plc["socket"]
-    assert fault_socket.request(path, {**req, "password": "teacher-password"})["result"] is not None
-    replies = [fault_socket.request(path, req) for _ in range(5)]
+
+    def ask(r: dict[str, Any]) -> dict[str, Any]:
+        return fault_socket.request(path, r)
+
+    assert (await asyncio.to_thread(ask, {**req, "password": "teacher-password"}))["result"] is not None
+    replies = [await asyncio.to_thread(ask, req) for _ in range(5)]
     assert all(r["error"] == "refused" and "BadUserAccessDenied" in r["message"] for r in replies), replies
-    ok = fault_socket.request(path, {**req, "password": "teacher-password"})
+    ok = await asyncio.to_thread(ask, {**req, "password": "teacher-password"})
     assert ok["error"] == "refused" and "BadUserAccessDenied" in ok["message"], ok
 
 
-def test_which_endpoints_count_as_local() -> None:
+async def test_which_endpoints_count_as_local() -> None:
     port = fault_socket.endpoint_port
     assert port("opc.tcp://127.0.0.1:4841/h2quarters/plc") == 4841
     assert port("opc.tcp://localhost/h2quarters/plc") == 4840  # the OPC UA default port

@@ -153,7 +153,7 @@ def render_markdown(rmap: RegisterMap) -> str:
         "Beside OPC UA, the virtual PLC serves `Faults.Inject`/`Clear`/`List` on a Unix-domain socket, so that "
         "`h2q plc fault ...` on the PLC's machine answers without importing the OPC UA stack. The socket of the PLC "
         "whose OPC UA port is P is `$XDG_RUNTIME_DIR/h2quarters/plc-P.sock` (without `XDG_RUNTIME_DIR`: "
-        "`/tmp/h2quarters-<uid>/plc-P.sock`); `h2q plc` prints it. The CLI takes it when the endpoint's host is "
+        "`/tmp/h2quarters-<uid>/plc-P.sock`); `h2q plc` prints it. The CLI looks in both places and takes it when the endpoint's host is "
         "loopback, `localhost` or this host's name and the socket is found (`--via auto`, the default), else OPC "
         "UA; `--via local` or `--via opcua` forces one path. Output and exit codes are the same on both paths.\n")
     out.append("What the channel enforces:\n")

@@ -9,7 +9,7 @@ pandas).
 
 Discovery: the socket of the PLC whose OPC UA server listens on port ``P`` is ``<runtime dir>/plc-<P>.sock``,
 where the runtime dir is ``$XDG_RUNTIME_DIR/h2quarters`` if ``XDG_RUNTIME_DIR`` is set, else
-``/tmp/h2quarters-<uid>`` (as tmux does). The directory must belong to the user and be closed to others (mode
+``/tmp/h2quarters-<uid>`` (as tmux does); the CLI looks in both. The directory must belong to the user and be closed to others (mode
 0700), the socket must belong to the user too; otherwise it is not used. A target counts as local when the
 endpoint's host is a loopback address, ``localhost`` or this machine's host name.
 
@@ -45,7 +45,11 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 def runtime_dir() -> Path:
     """Directory of the PLCs' sockets: ``$XDG_RUNTIME_DIR/h2quarters`` or ``/tmp/h2quarters-<uid>``."""
     base = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(base) / "h2quarters" if base else Path(f"/tmp/h2quarters-{os.getuid()}")
+    return Path(base) / "h2quarters" if base else _tmp_dir()
+
+
+def _tmp_dir() -> Path:
+    return Path(f"/tmp/h2quarters-{os.getuid()}")
 
 
 def socket_path(opcua_port: int, directory: Path | None = None) -> Path:
@@ -84,17 +88,24 @@ def find_socket(endpoint: str) -> tuple[Path | None, str]:
     port = endpoint_port(endpoint)
     if port is None:
         return None, f"{endpoint} is not on this machine"
-    path = socket_path(port)
-    problem = private_dir_problem(path.parent)
-    if problem is not None:
-        return None, problem
-    try:
-        st = path.lstat()
-    except OSError:
-        return None, f"no local fault channel at {path}"
-    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
-        return None, f"{path} is not a socket of uid {os.getuid()}"
-    return path, ""
+    why = ""
+    # a PLC started without XDG_RUNTIME_DIR (a service, cron) uses the /tmp directory: look there too
+    for directory in dict.fromkeys((runtime_dir(), _tmp_dir())):
+        path = socket_path(port, directory)
+        problem = private_dir_problem(directory)
+        if problem is not None:
+            why = why or problem
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
+            why = why or f"no local fault channel at {path}"
+            continue
+        if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
+            why = why or f"{path} is not a socket of uid {os.getuid()}"
+            continue
+        return path, ""
+    return None, why
 
 
 def peer_uid(sock: socket.socket) -> int:

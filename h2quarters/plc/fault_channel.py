@@ -126,7 +126,11 @@ class FaultChannel:
         if problem is not None:
             log.warning("local fault channel not served: %s", problem)
             return False
-        fd = self._lock()
+        try:
+            fd = self._lock()
+        except OSError as exc:  # e.g. the lock path is a symlink (O_NOFOLLOW)
+            log.warning("local fault channel not served: %s", exc)
+            return False
         if fd is None:
             log.warning("local fault channel not served: %s is served by another live PLC", self.path)
             return False

@@ -28,8 +28,8 @@ from typing import Any
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 
-from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
 from h2quarters.plc.fault_socket import NO_SECURE_ENDPOINT
+from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
 from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
 from h2quarters.plc.plant import PlantState
 from h2quarters.plc.registers import Signal, WriteRefused

@@ -303,3 +303,22 @@ async def test_which_endpoints_count_as_local() -> None:
     assert port("opc.tcp://[::1]:4842/x") == 4842 and port(f"opc.tcp://{socket.gethostname()}:4843") == 4843
     assert port("opc.tcp://10.1.2.3:4840/h2quarters/plc") is None
     assert port("opc.tcp://plc.example.org:4840") is None
+
+
+async def test_cli_also_finds_a_socket_in_the_tmp_directory(dev_plc: VirtualPlc, short_tmp: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PLC started without XDG_RUNTIME_DIR (a service) serves in /tmp/h2quarters-<uid>; a teacher's shell that
+    has XDG_RUNTIME_DIR still finds it."""
+    assert dev_plc.opcua is not None
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    port = _free_port()
+    ch = FaultChannel(dev_plc.opcua.local_fault_call, port)
+    assert ch.directory == Path(f"/tmp/h2quarters-{os.getuid()}") and await ch.start()
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_tmp / "run-shell"))
+        assert fault_socket.find_socket(f"opc.tcp://localhost:{port}/h2quarters/plc") == (ch.path, "")
+    finally:
+        await ch.stop()
+    assert not ch.path.exists() and not ch.path.with_suffix(".lock").exists()
+    path, why = fault_socket.find_socket(f"opc.tcp://localhost:{port}/h2quarters/plc")
+    assert path is None and "run-shell/h2quarters" in why, why

@@ -10,6 +10,9 @@ private state files, a temporary ``HOME`` so that the user's client certificate 
 
 Each command runs under two code versions, interleaved so both see the same machine load: the current tree and
 ``--baseline-rev`` (default ``main``; extracted with ``git archive``, run with ``PYTHONPATH`` pointing at it).
+The PLCs run the current code, so they serve the local fault channel (a Unix socket in a private
+``XDG_RUNTIME_DIR``): the current CLI takes it (``--via auto``, the default), a baseline without it OPC UA. The rows
+``... via opcua`` run the current CLI with ``--via opcua`` (current code only), the path a remote PLC takes.
 Baselines measured in the same run: ``python -c pass`` (interpreter start), the import floors ``import typer``
 + its pydantic adapters and ``import asyncua``, and ``h2q --help``. Printed per command and version: median and
 max wall time, median CPU time (user + sys of the child), ratios, and ``uptime`` before and after.
@@ -101,7 +104,9 @@ def main() -> None:
     subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
     home = tmp / "home"  # the CLI keeps its client certificate (and pinned PLC certificates) under ~/.local/share
     home.mkdir()
-    common = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share")}
+    run = tmp / "run"  # the PLCs' local fault sockets (not the user's /tmp/h2quarters-<uid>)
+    common = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share"),
+              "XDG_RUNTIME_DIR": str(run)}
     env_new = {**common, "PYTHONPATH": str(ROOT)}
     env_base = {**common, "PYTHONPATH": str(base_src)}
     for env in (env_base, env_new):
@@ -125,9 +130,19 @@ def main() -> None:
         "fault inject (prod)": [*fault, "inject", "h2_leak", "--value", "0.01", "--endpoint", prod_ep, *login],
         "fault clear (prod)": [*fault, "clear", "--endpoint", prod_ep, *login],
     }
+    current_only = {  # the same commands over OPC UA (a baseline without --via would refuse the option)
+        "fault list (dev) via opcua": [*fault, "list", "--dev", "--endpoint", dev_ep, "--via", "opcua"],
+        "fault inject (dev) via opcua": [*fault, "inject", "h2_leak", "--value", "0.01", "--dev", "--endpoint",
+                                         dev_ep, "--via", "opcua"],
+        "fault list (prod) via opcua": [*fault, "list", "--endpoint", prod_ep, *login, "--via", "opcua"],
+        "fault inject (prod) via opcua": [*fault, "inject", "h2_leak", "--value", "0.01", "--endpoint", prod_ep,
+                                          *login, "--via", "opcua"],
+    }
     for args in commands.values():  # warm-up: .pyc files, the client certificate, the pinned PLC certificate
         for env in (env_base, env_new):
             timed(args, env)
+    for args in current_only.values():
+        timed(args, env_new)
     res: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     try:
         for _ in range(a.runs):
@@ -136,6 +151,8 @@ def main() -> None:
             for name, args in commands.items():
                 for version, env in (("baseline", env_base), ("current", env_new)):
                     res.setdefault((name, version), []).append(timed(args, env))
+            for name, args in current_only.items():
+                res.setdefault((name, "current"), []).append(timed(args, env_new))
     finally:
         for p, _ in plcs:
             p.terminate()
@@ -159,6 +176,11 @@ def main() -> None:
         print(f"{name:<26}{med(b, 0):>14.2f}/{max(x[0] for x in b):<5.2f} s{med(c, 0):>15.2f}/"
               f"{max(x[0] for x in c):<5.2f} s{med(b, 1):>8.2f}/{med(c, 1):.2f} s{med(b, 0) / med(c, 0):>13.2f}x"
               f"{med(c, 1) / med(ref, 1):>15.2f}x  {rcs}")
+    print(f"{'current code only':<31}{'wall med/max':>16}{'CPU med':>10}{'cur/--help CPU':>16}  rc")
+    for name in current_only:
+        c = res[(name, "current")]
+        print(f"{name:<31}{med(c, 0):>9.2f}/{max(x[0] for x in c):<5.2f} s{med(c, 1):>8.2f} s"
+              f"{med(c, 1) / med(ref, 1):>15.2f}x  {sorted({x[2] for x in c})}")
     print(f"load at end: {_load()}")
 
 

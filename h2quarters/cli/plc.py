@@ -67,7 +67,8 @@ def run(
                  else f"initial state (saved to {settings.state_path})")
         typer.echo(f"virtual PLC '{sc.name}' speed {settings.speed:g}x: Modbus tcp://{settings.bind_host}:"
                    f"{plc.modbus_port} (units: electrolyser 1, plant 2), OPC UA {plc.opcua_endpoint} "
-                   f"[{settings.security.mode}]; plant {state}", err=True)
+                   f"[{settings.security.mode}]; plant {state}"
+                   + (f"; local fault channel {plc.fault_channel.path}" if plc.fault_channel else ""), err=True)
         try:
             await asyncio.Event().wait()
         finally:
@@ -194,16 +195,37 @@ def fault_kinds() -> None:
     typer.echo(catalogue_text())
 
 
-def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, method: str,
+def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool, via: str, method: str,
                 *args: tuple[str, object]) -> object:
-    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` (``args`` as ``(type, value)`` pairs)."""
-    from h2quarters.plc.fault_client import run
+    """Call ``Plant.Faults.<method>`` on the PLC at ``endpoint`` (``args`` as ``(type, value)`` pairs).
 
+    ``via``: ``local`` = the PLC's local fault channel (Unix-domain socket, no asyncua import), ``opcua`` = OPC UA,
+    ``auto`` = local when the PLC runs on this machine and its socket is found, else OPC UA.
+    """
+    if via not in ("auto", "local", "opcua"):
+        typer.echo(f"error: --via {via!r} unknown; allowed: auto, local, opcua", err=True)
+        raise typer.Exit(2)
     if not dev and password is None:
         password = getpass.getpass("OPC UA password: ")
-    reply = run({"endpoint": endpoint, "user": user, "password": password, "dev": dev, "method": method,
-                 "args": [list(a) for a in args], "client_pki": str(CLIENT_PKI)})
-    for w in reply.get("warnings", []):
+    reply: dict[str, object] | None = None
+    if via != "opcua":
+        from h2quarters.plc.fault_socket import find_socket, request
+
+        path, why = find_socket(endpoint)
+        if path is not None:
+            reply = request(path, {"method": method, "args": [list(a) for a in args], "user": user,
+                                   "password": password, "dev": dev})
+            if reply.get("error") in ("unreachable", "busy") and via == "auto":
+                reply = None  # e.g. the socket of a killed PLC: OPC UA says what is (not) there
+        if via == "local" and reply is None:
+            typer.echo(f"error: cannot reach the PLC at {endpoint} locally: {why}", err=True)
+            raise typer.Exit(3)
+    if reply is None:
+        from h2quarters.plc.fault_client import run
+
+        reply = run({"endpoint": endpoint, "user": user, "password": password, "dev": dev, "method": method,
+                     "args": [list(a) for a in args], "client_pki": str(CLIENT_PKI)})
+    for w in reply.get("warnings", None) or []:  # type: ignore[union-attr]
         typer.echo(f"warning: {w}", err=True)
     if reply.get("error") == "refused":
         typer.echo(f"error: the PLC refused {method}: {reply['message']}", err=True)
@@ -216,6 +238,8 @@ def _opcua_call(endpoint: str, user: str | None, password: str | None, dev: bool
 
 _EP_DEFAULT = "opc.tcp://127.0.0.1:4840/h2quarters/plc"
 _EP = Annotated[str, typer.Option(help="OPC UA endpoint of the PLC.")]
+_VIA = Annotated[str, typer.Option(help="auto: the PLC's local fault channel (Unix socket) when it runs on this "
+                                        "machine, else OPC UA; local; opcua.")]
 
 
 @fault_app.command("inject")
@@ -223,9 +247,9 @@ def fault_inject(kind: str, target: Annotated[str, typer.Option(help="Signal nam
                  value: Annotated[float | None, typer.Option(help="Fault value (see `h2q plc fault kinds`).")] = None,
                  hidden: Annotated[bool, typer.Option("--hidden", help="Hide the fault from the plant view.")] = False,
                  endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: str | None = None,
-                 dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
-    """Inject a fault into a running virtual PLC (over OPC UA)."""
-    fid = _opcua_call(endpoint, user, password, dev, "Inject", ("String", kind), ("String", target),
+                 dev: Annotated[bool, typer.Option("--dev")] = False, via: _VIA = "auto") -> None:
+    """Inject a fault into a running virtual PLC (local fault channel or OPC UA)."""
+    fid = _opcua_call(endpoint, user, password, dev, via, "Inject", ("String", kind), ("String", target),
                       ("Double", math.nan if value is None else float(value)), ("Boolean", hidden))
     typer.echo(f"fault {fid} injected: {kind} {target} {'' if value is None else value}".rstrip())
 
@@ -233,18 +257,19 @@ def fault_inject(kind: str, target: Annotated[str, typer.Option(help="Signal nam
 @fault_app.command("clear")
 def fault_clear(fault_id: Annotated[int, typer.Argument(help="Fault id; 0 = all.")] = 0, endpoint: _EP = _EP_DEFAULT,
                 user: str | None = None, password: str | None = None,
-                dev: Annotated[bool, typer.Option("--dev")] = False) -> None:
+                dev: Annotated[bool, typer.Option("--dev")] = False, via: _VIA = "auto") -> None:
     """Remove a fault (or all)."""
-    n = _opcua_call(endpoint, user, password, dev, "Clear", ("UInt32", fault_id))
+    n = _opcua_call(endpoint, user, password, dev, via, "Clear", ("UInt32", fault_id))
     typer.echo(f"{n} fault(s) cleared")
 
 
 @fault_app.command("list")
 def fault_list(endpoint: _EP = _EP_DEFAULT, user: str | None = None, password: str | None = None,
                dev: Annotated[bool, typer.Option("--dev")] = False,
-               all_: Annotated[bool, typer.Option("--all", help="Include hidden faults.")] = False) -> None:
+               all_: Annotated[bool, typer.Option("--all", help="Include hidden faults.")] = False,
+               via: _VIA = "auto") -> None:
     """List active faults of a running virtual PLC."""
-    out = _opcua_call(endpoint, user, password, dev, "List", ("Boolean", all_))
+    out = _opcua_call(endpoint, user, password, dev, via, "List", ("Boolean", all_))
     for f in json.loads(str(out)):
         typer.echo(f"{f['id']:>3} {f['kind']:<20} target={f['target']} value={f['value']} hidden={f['hidden']}"
                    f"\n    {f['does']}")

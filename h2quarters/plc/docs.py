@@ -147,7 +147,34 @@ def render_markdown(rmap: RegisterMap) -> str:
     for spec in CATALOGUE.values():
         out.append(f"| {spec.kind} | {spec.does} | {spec.target} | {spec.value} |")
     out.append("\nAny fault can be injected *hidden*: it acts the same but is not counted in `faults_visible`, "
-               "not shown in NE 107 health and not listed to the plant view.\n")
+               "not shown in NE 107 health and not listed to the plant view.")
+    out.append("\n### Local fault channel (Unix socket, same machine)\n")
+    out.append(
+        "Beside OPC UA, the virtual PLC serves `Faults.Inject`/`Clear`/`List` on a Unix-domain socket, so that "
+        "`h2q plc fault ...` on the PLC's machine answers without importing the OPC UA stack. The socket of the PLC "
+        "whose OPC UA port is P is `$XDG_RUNTIME_DIR/h2quarters/plc-P.sock` (without `XDG_RUNTIME_DIR`: "
+        "`/tmp/h2quarters-<uid>/plc-P.sock`); `h2q plc` prints it. The CLI looks in both places and takes it when the endpoint's host is "
+        "loopback, `localhost` or this host's name and the socket is found (`--via auto`, the default), else OPC "
+        "UA; `--via local` or `--via opcua` forces one path. Output and exit codes are the same on both paths.\n")
+    out.append("What the channel enforces:\n")
+    out.append("- only the PLC's own user: directory mode 0700 owned by the user (an existing directory that is "
+               "not is refused), socket mode 0600, and the peer's uid (`SO_PEERCRED`) must be the PLC's; the CLI "
+               "sends a password only after checking that the socket's server runs under its own uid;")
+    out.append("- the same login and roles as OPC UA: the user name and password of the OPC UA users file, "
+               "checked by the same user manager (same work for unknown users, 5 failed logins per 60 s from the "
+               "socket's uid, then refused for the rest of the window), then the call runs through the OPC UA "
+               "method service (role instructor for all three methods, argument checks, the same `Plant.Faults` "
+               "methods); refusals carry the OPC UA status (`BadUserAccessDenied`, `BadInvalidArgument`, "
+               "`BadSecurityPolicyRejected` for a `--dev` call to a production PLC). In development mode no login, "
+               "as on OPC UA;")
+    out.append("- one PLC per socket: an exclusive lock on `plc-P.lock` while serving; the socket of a killed PLC "
+               "(no lock holder) is replaced at the next start, a live one is never taken over (the second PLC "
+               "serves no local channel and logs why);")
+    out.append("- hostile clients: one JSON request line per connection of at most 64 KiB within 5 s, at most 8 "
+               "connections at a time (more are answered `busy`); anything else gets a `bad_request` reply naming "
+               "the field, and the PLC keeps running.\n")
+    out.append("It does not reach a real PLC (real PLCs have no fault injection) nor a PLC on another machine "
+               "(use OPC UA). `local_fault_channel: false` in the PLC settings turns it off.\n")
     return "\n".join(out)
 
 

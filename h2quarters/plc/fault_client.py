@@ -1,5 +1,6 @@
 """One call of a ``Plant.Faults`` method on a running PLC over OPC UA: the work behind ``h2q plc fault inject``,
-``clear`` and ``list``.
+``clear`` and ``list`` when the PLC is on another machine or serves no local fault channel
+(:mod:`h2quarters.plc.fault_socket`, which needs no asyncua import).
 
 Also runnable as a process of its own (``python -m h2quarters.plc.fault_client``: one JSON request line on stdin,
 one JSON reply line on stdout; nothing on stdin, nothing done), which a CLI could start before importing typer so
@@ -106,6 +107,11 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         return {"error": "refused", "message": f"{type(exc).__name__} ({exc})", "warnings": []}
     except (TimeoutError, OSError) as exc:
         return {"error": "unreachable", "message": repr(exc), "warnings": []}
+    except ua.UaError as exc:  # e.g. no Sign&Encrypt endpoint: a production call to a PLC in development mode
+        from h2quarters.plc.fault_socket import NO_SECURE_ENDPOINT
+
+        msg = NO_SECURE_ENDPOINT if "No matching endpoints" in str(exc) else f"{type(exc).__name__} ({exc})"
+        return {"error": "mode", "message": msg, "warnings": []}
     return {"result": out, "warnings": warnings}
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 
+from h2quarters.plc.fault_socket import NO_SECURE_ENDPOINT
 from h2quarters.plc.opcua_hardening import CURRENT_USER, HardenedServer, make_trust_validator
 from h2quarters.plc.opcua_ids import NAMESPACE_URI, node_id
 from h2quarters.plc.plant import PlantState
@@ -61,6 +62,12 @@ _BITMASKS = {"trips_latched"}  # enum column lists bit values, not states
 def status(code: int) -> ua.StatusCode:
     """StatusCode from a ``ua.StatusCodes`` value."""
     return ua.StatusCode(ua.UInt32(code))
+
+
+def _refused(code: int) -> dict[str, Any]:
+    """Reply of a refused call, worded as :func:`h2quarters.plc.fault_client.run` words the OPC UA client's error."""
+    exc = ua.UaStatusCodeError(code)
+    return {"error": "refused", "message": f"{type(exc).__name__} ({exc})", "warnings": []}
 
 
 def unece_unit_id(code: str) -> int:
@@ -473,6 +480,47 @@ class OpcUaPlcServer:
         if user is None or self._users is None:
             return "admin"
         return self._users.role(user.name)
+
+    async def local_fault_call(self, user: str | None, password: str | None, dev: bool, method: str,
+                               args: list[tuple[str, Any]], peer: str) -> dict[str, Any]:
+        """Run ``Plant.Faults.<method>`` for the local fault channel (:mod:`h2quarters.plc.fault_channel`) as an
+        OPC UA client's call: the same login (user manager, constant-time failure, rate limit per ``peer``), then
+        the guarded method service (roles, argument checks, the same methods). ``dev``: the caller asked for
+        development mode (anonymous, no security), refused by a production PLC as on OPC UA.
+
+        Returns the reply of :func:`h2quarters.plc.fault_client.run`: ``{"result", "warnings"}`` or ``{"error":
+        "refused", "message"}`` with the message an OPC UA client gets for the same status code.
+        """
+        server = self.server
+        if server is None:
+            return {"error": "unreachable", "message": "the PLC is stopping"}
+        who: User | None = None
+        if self._users is None and not dev:
+            return {"error": "mode", "message": NO_SECURE_ENDPOINT, "warnings": []}
+        if self._users is not None and dev:  # OPC UA refuses the unsecured channel such a client opens
+            return _refused(ua.StatusCodes.BadSecurityPolicyRejected)
+        if self._users is not None:
+            limiter = server.limiter if isinstance(server, HardenedServer) else None
+            if limiter is not None and limiter.locked(peer):
+                return _refused(ua.StatusCodes.BadUserAccessDenied)
+            who = self._users.get_user(server.iserver, username=user, password=password)
+            if who is None:
+                if limiter is not None:
+                    limiter.failed(peer)
+                log.warning("local fault channel: login of %r refused", user)
+                return _refused(ua.StatusCodes.BadUserAccessDenied)
+        req = ua.CallMethodRequest(ObjectId=node_id("Plant.Faults", self.idx),
+                                   MethodId=node_id(f"Plant.Faults.{method}", self.idx),
+                                   InputArguments=[ua.Variant(v, getattr(ua.VariantType, t)) for t, v in args])
+        token = CURRENT_USER.set(who)
+        try:
+            (res,) = await server.iserver.method_service.call([req])
+        finally:
+            CURRENT_USER.reset(token)
+        if not res.StatusCode.is_good():
+            return _refused(res.StatusCode.value)
+        out = res.OutputArguments[0].Value if res.OutputArguments else None
+        return {"result": out, "warnings": []}
 
     def _guard_calls(self, server: Server) -> None:
         """Role and argument checks before plant methods run (asyncua's method service sees no user)."""

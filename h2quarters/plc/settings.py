@@ -76,7 +76,8 @@ class PlcSettings(Strict):
     fieldbus watchdogs have, so that a controller started after the PLC finds no fallback to acknowledge).
     Clients may change the timeout over Modbus/OPC UA only inside ``[watchdog_min_ms, watchdog_max_ms]``. ``state_path``: JSON snapshot of the
     plant's physical state, written atomically every ``state_every_s`` and at stop, restored at start
-    (``None``: not persisted, for libraries and tests).
+    (``None``: not persisted, for libraries and tests). ``local_fault_channel``: beside OPC UA, serve the fault
+    methods on a Unix-domain socket for ``h2q plc fault`` on this machine (:mod:`h2quarters.plc.fault_channel`).
     """
 
     bind_host: str = "127.0.0.1"
@@ -89,6 +90,7 @@ class PlcSettings(Strict):
     watchdog_max_ms: Annotated[int, Field(ge=100, le=600_000)] = 60_000
     watchdog_startup_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     state_path: Path | None = None
+    local_fault_channel: bool = True
     state_every_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 5.0
     start: str | None = None
     seed: int = 0

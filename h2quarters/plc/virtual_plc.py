@@ -14,6 +14,7 @@ from typing import Any
 
 from h2quarters.config.scenario import Scenario
 from h2quarters.plc import persistence
+from h2quarters.plc.fault_channel import FaultChannel
 from h2quarters.plc.modbus_server import make_modbus_server
 from h2quarters.plc.opcua_server import OpcUaPlcServer
 from h2quarters.plc.plant import PlantState, SiteProfile
@@ -57,6 +58,7 @@ class VirtualPlc:
         self._next_save = 0.0
         self.modbus: Any = None
         self.opcua: OpcUaPlcServer | None = None
+        self.fault_channel: FaultChannel | None = None
         self.modbus_port = settings.modbus_port
         self._task: asyncio.Task[None] | None = None
         self.steps = 0
@@ -74,6 +76,10 @@ class VirtualPlc:
             if opcua:  # first: it checks the security profile, and nothing should listen if that fails
                 self.opcua = OpcUaPlcServer(self.plant, s)
                 await self.opcua.start()
+                if s.local_fault_channel:  # `h2q plc fault` on this machine without OPC UA (no asyncua import)
+                    channel = FaultChannel(self.opcua.local_fault_call, self.opcua.port)
+                    if await channel.start():
+                        self.fault_channel = channel
             if modbus:
                 self.modbus = make_modbus_server(self.plant, s.bind_host, s.modbus_port)
                 await self.modbus.serve_forever(background=True)
@@ -101,6 +107,9 @@ class VirtualPlc:
                 self.save_state()
             except OSError as exc:
                 log.error("plant state not saved: %s", exc)
+        if self.fault_channel is not None:
+            await self.fault_channel.stop()
+            self.fault_channel = None
         if self.modbus is not None:
             await self.modbus.shutdown()
             self.modbus = None

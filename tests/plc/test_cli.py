@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from h2quarters.plc import fault_socket
 from h2quarters.plc.drivers import ModbusDriver
 from h2quarters.plc.registers import load_register_map
 
@@ -49,6 +50,7 @@ async def test_plc_process_and_fault_cli(tmp_path: Path) -> None:
             banner += line.decode()
         assert f"tcp://127.0.0.1:{mb}" in banner and endpoint in banner and "[development]" in banner
         assert f"plant initial state (saved to {tmp_path / 'state.json'})" in banner
+        assert f"local fault channel {fault_socket.socket_path(ua)}" in banner, banner
         r = await drv.read_all()
         assert r["tank_pressure_bar"].valid and r["tank_pressure_bar"].value != pytest.approx(99.0)
 
@@ -123,6 +125,7 @@ def test_make_run_runtime_serves_opcua_so_fault_inject_reaches_the_plant(tmp_pat
                                        "--endpoint", endpoint])
         assert res.exit_code == 0 and "fault 1 injected" in res.output, res.output
         assert [f.kind for f in rt.plc.plant.faults.active()] == ["h2_leak"]
+        assert rt.plc.fault_channel is not None  # the teacher's command went through the local channel
     finally:
         rt.stop_plc()
         rt.store.close()

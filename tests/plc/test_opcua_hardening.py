@@ -116,7 +116,7 @@ async def test_production_refusals_trust_list_and_roles_with_node_opcua(prod_plc
 
     def h2q(user: str, *args: str) -> tuple[int, str]:
         r = CliRunner().invoke(app, ["plc", "fault", *args, "--endpoint", plc.opcua_endpoint, "--user", user,
-                                     "--password", f"{user}-password"])
+                                     "--password", f"{user}-password", "--via", "opcua"])  # not the local socket
         return r.exit_code, r.output
 
     pin = pinned_server_cert(tmp_path / "cli", plc.opcua_endpoint)

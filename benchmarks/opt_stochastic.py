@@ -164,6 +164,8 @@ def main() -> None:
         out[name] = {"net_cost_eur": cl.net_cost_eur(s, st.m_tank_kg, st.e_battery_kwh),
                      "energy_cost_eur": float(cl.realised.cost_eur.sum()),
                      "h2_produced_kg": float(cl.realised.ely_h2_kg.sum()),
+                     "startup_cost_eur": float(cl.realised.startup_cost_eur.sum()),
+                     "tank_end_kg": float(cl.realised.tank_m_end_kg.iloc[-1]), "tank_start_kg": st.m_tank_kg,
                      "wall_s": time.perf_counter() - t0, "cpu_total_s": time.process_time() - c0,
                      "build_s": cl.build_s, "load_after": os.getloadavg()[0],
                      "median_cpu_s": float(np.median([t.cpu_s for t in cl.timings[1:]])),

@@ -233,17 +233,48 @@ class WarmStart:
         # --- battery ----------------------------------------------------------------------------------------
         if bat is not None:
             p_ch, p_dis = np.clip(p_ch, 0.0, bat.p_charge_kw), np.clip(p_dis, 0.0, bat.p_discharge_kw)
+            b_frac = None
+            if "b_ch" in self.idx:
+                # charging and discharging in one step (a relaxed-tail step, b_ch fractional) is possible only
+                # while p_ch/P_ch + p_dis/P_dis ≤ 1 with a fractional b_ch; in an integral step (or beyond that)
+                # keep only the net flow — the same stored energy, one direction
+                pos = self.idx["b_ch"]
+                integ = (pos >= 0) & self.integer[np.maximum(pos, 0)]
+                both = (p_ch > 0.0) & (p_dis > 0.0)
+                share = p_ch / bat.p_charge_kw + p_dis / bat.p_discharge_kw
+                fix = both & (integ | (share > 1.0))
+                net = bat.eta_charge * p_ch - p_dis / bat.eta_discharge
+                p_ch = np.where(fix, np.maximum(net, 0.0) / bat.eta_charge, p_ch)
+                p_dis = np.where(fix, np.maximum(-net, 0.0) * bat.eta_discharge, p_dis)
+                b_frac = np.where(both & ~fix, p_ch / bat.p_charge_kw, np.nan)
             keep = 1.0 - bat.self_discharge_per_h * dt
             e = np.empty((ns, n + 1))
             e[:, 0] = th["e0_kwh"][0]
+            e_lo, e_hi = bat.soc_min * bat.e_kwh, bat.soc_max * bat.e_kwh
             for t in range(n):
+                # a step the completed battery cannot carry (two-stage: a scenario's recourse step moved into
+                # the shared first stage took the P50 scenario's battery power; or a held tail step): charge or
+                # discharge only as far as the window allows — the grid closes the balance below. Scenarios
+                # share e[:, t] while their decisions are shared, so shared steps stay shared.
+                room_up = (e_hi - keep * e[:, t]) / dt
+                room_down = (keep * e[:, t] - e_lo) / dt
+                net = bat.eta_charge * p_ch[:, t] - p_dis[:, t] / bat.eta_discharge
+                over, under = net > room_up, net < -room_down
+                if over.any():
+                    p_ch[over, t] = np.clip((room_up[over] + p_dis[over, t] / bat.eta_discharge)
+                                            / bat.eta_charge, 0.0, p_ch[over, t])
+                if under.any():
+                    p_dis[under, t] = np.clip((room_down[under] + bat.eta_charge * p_ch[under, t])
+                                              * bat.eta_discharge, 0.0, p_dis[under, t])
                 e[:, t + 1] = keep * e[:, t] + dt * (bat.eta_charge * p_ch[:, t] - p_dis[:, t] / bat.eta_discharge)
             self._set(x, "p_ch", p_ch)
             self._set(x, "p_dis", p_dis)
             self._set(x, "e_bat", e)
             if "b_ch" in self.idx:
                 b_old = np.round(g("b_ch"))
-                self._set(x, "b_ch", np.where(p_ch > 0.0, 1.0, np.where(p_dis > 0.0, 0.0, b_old)))
+                b = np.where(p_ch > 0.0, 1.0, np.where(p_dis > 0.0, 0.0, b_old))
+                both = (p_ch > 0.0) & (p_dis > 0.0)  # only where the fractional b_ch above allows both
+                self._set(x, "b_ch", np.where(both & np.isfinite(b_frac), b_frac, b))
         else:
             p_ch = p_dis = np.zeros_like(on)
         # --- grid closes every power balance ------------------------------------------------------------

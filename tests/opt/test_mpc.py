@@ -216,3 +216,40 @@ def test_relaxed_tail_keeps_applied_steps_integral_and_warm_starts_feasible():
     stats = res.replan_stats()
     assert stats["warm_starts_rejected"] == stats["n_capped"] == 0
     assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] == 7
+
+
+def test_stochastic_closed_loop_shares_first_stage_and_keeps_warm_starts(monkeypatch):
+    # The two-stage loop as opt_stochastic.py runs it (three PV scenarios, binaries in the first hours only):
+    # every re-plan's first hour is one decision for all scenarios, no re-plan hits the clock, and every
+    # shifted plan is offered as a feasible start; the executed steps pass the independent audit.
+    from h2quarters.opt.mpc import SWANSON_PROBS, pv_quantile_forecast
+
+    plant = make_plant(m_reserve_kg=0.6, m_init_kg=1.5)
+    inputs = make_inputs(8 + 24, "1h", seed=11)
+    inputs["import_eur_per_kwh"] = 0.25 + 0.1 * np.sin(np.arange(len(inputs)) / 24 * 2 * np.pi)
+    settings = OptSettings(startup_cost_eur=0.3, mpc_integer_h=4.0)
+    first = []
+    solve0 = DirectHighs.solve
+
+    def observed(self, *args, **kwargs):
+        out = solve0(self, *args, **kwargs)
+        cols = {name: self.warm.idx[name][:, 0] for name in ("on", "sb", "fc_on", "p_ch", "p_dis")}
+        first.append({name: self._x[c] for name, c in cols.items()})
+        return out
+
+    monkeypatch.setattr(DirectHighs, "solve", observed)
+    fc = pv_quantile_forecast(0.4, 24, p_cap_kw=12.0, persistence=False)
+    res = run_closed_loop(plant, inputs, 8, settings, pv_forecast=fc, probabilities=SWANSON_PROBS, n_horizon=24)
+    assert len(first) == 8
+    for plan_first in first:
+        for name, v in plan_first.items():
+            assert len(v) == 3 and np.ptp(v) <= 1e-7, (name, v)
+    # the scenarios do differ later: the P90 scenario sees more PV than the P10 one
+    pv = fc(inputs, 0, 24)
+    assert pv[2, 12] > pv[0, 12] + 1.0
+    r = res.realised
+    check_schedule(r, plant, 1.0, plant.tank.m_init_kg, plant.battery.soc_init * plant.battery.e_kwh)
+    assert set(np.unique(r.fc_on)) <= {0.0, 1.0} and set(np.unique(r.ely_state)) <= {0, 1, 2, 3}
+    stats = res.replan_stats()
+    assert stats["n_capped"] == stats["warm_starts_rejected"] == 0
+    assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] == 7

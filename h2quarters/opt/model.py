@@ -43,7 +43,7 @@ re-plans the two took the root LP gap from 0.15 to 0.11 EUR and the fuel cell's 
 The fuel cell's chords get one row each (``dfc[k] ≤ width_k·fc_on``, its perspective hull) and the reserve rule a
 big-M from the reserve floor instead of the tank minimum (``_add_fuel_cell_hull_rows``): on the school's January
 week they raised the LP bound from 106.26 to 106.44 EUR (MILP 106.53) and took the fractional ``fc_on`` from 280
-to 102 of 672 steps.
+to 102 of 672 steps (setting ``fc_hull_rows``; by default on horizons up to 2000 steps).
 
 Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
 ``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by
@@ -352,7 +352,8 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
             m.c_res_floor = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t + 1]
                                            >= m.fc_floor_kg - m.h2_demand_cum_kg[t])
 
-    if fc is not None and hull_cuts:
+    fhr = settings.fc_hull_rows
+    if fc is not None and hull_cuts and (fhr == "on" or (fhr == "auto" and n_steps <= RESERVE_CUT_MAX_STEPS)):
         _add_fuel_cell_hull_rows(m, plant, ST)
 
     # --- battery ----------------------------------------------------------------------------------------
@@ -541,7 +542,8 @@ def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
 
 
 RESERVE_CUT_MAX_STEPS = 2000
-"""``reserve_memory_cut='auto'`` adds the cut to horizons of at most this many steps (MPC, day-ahead)."""
+"""``reserve_memory_cut='auto'`` and ``fc_hull_rows='auto'`` add their rows to horizons of at most this many steps
+(MPC, day-ahead), not to the annual plan."""
 
 COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw", "fc_need_kw")
 """Mutable Params that are constraint-matrix coefficients (of ``on``/``sb``/``fc_on`` in the hull cuts)."""

@@ -119,3 +119,12 @@ def test_rows_tighten_the_relaxation(winter):
         kg += float(fc.curve.y[0]) * on + sum(float(s) * dk for s, dk in zip(fc.curve.slopes, d))
     assert kwh > 0.5
     assert kg / kwh >= best - 1e-9
+
+
+def test_fc_hull_rows_setting():
+    plant = make_plant(battery=False, m_reserve_kg=1.0)
+    for value, n, expected in (("auto", 96, True), ("off", 96, False), ("on", 2400, True), ("auto", 2400, False)):
+        m = build_model(plant, n, 0.25, OptSettings(fc_hull_rows=value))
+        assert hasattr(m, "c_fc_seg_k") == expected and hasattr(m, "c_res_tight") == expected, (value, n)
+    m = build_model(plant, 96, 0.25, OptSettings(), hull_cuts=False)  # (the switch for measuring all cuts)
+    assert not hasattr(m, "c_fc_seg_k")

@@ -121,10 +121,13 @@ def test_rows_tighten_the_relaxation(winter):
     assert kg / kwh >= best - 1e-9
 
 
-def test_fc_hull_rows_setting():
+def test_fc_hull_rows_setting(monkeypatch):
+    import h2quarters.opt.model as model_module
+
+    monkeypatch.setattr(model_module, "RESERVE_CUT_MAX_STEPS", 48)  # (small models: the switch, not the size)
     plant = make_plant(battery=False, m_reserve_kg=1.0)
-    for value, n, expected in (("auto", 96, True), ("off", 96, False), ("on", 2400, True), ("auto", 2400, False)):
+    for value, n, expected in (("auto", 48, True), ("off", 48, False), ("on", 60, True), ("auto", 60, False)):
         m = build_model(plant, n, 0.25, OptSettings(fc_hull_rows=value))
         assert hasattr(m, "c_fc_seg_k") == expected and hasattr(m, "c_res_tight") == expected, (value, n)
-    m = build_model(plant, 96, 0.25, OptSettings(), hull_cuts=False)  # (the switch for measuring all cuts)
+    m = build_model(plant, 48, 0.25, OptSettings(), hull_cuts=False)  # (the switch for measuring all cuts)
     assert not hasattr(m, "c_fc_seg_k")

@@ -43,7 +43,8 @@ re-plans the two took the root LP gap from 0.15 to 0.11 EUR and the fuel cell's 
 The fuel cell's chords get one row each (``dfc[k] ≤ width_k·fc_on``, its perspective hull) and the reserve rule a
 big-M from the reserve floor instead of the tank minimum (``_add_fuel_cell_hull_rows``): on the school's January
 week they raised the LP bound from 106.26 to 106.44 EUR (MILP 106.53) and took the fractional ``fc_on`` from 280
-to 102 of 672 steps (setting ``fc_hull_rows``; by default on horizons up to 2000 steps).
+to 102 of 672 steps, but HiGHS' search then took longer (199 vs 70 s CPU), so they are off by default
+(setting ``fc_hull_rows``).
 
 Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
 ``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by

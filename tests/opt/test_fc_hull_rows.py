@@ -29,7 +29,7 @@ def winter():
     Returns the two compiled models (with and without the rows) and the optimum's column values."""
     plant = make_plant(battery=False, m_init_kg=1.6, m_reserve_kg=1.0, startup_h=10 / 60)
     inputs = make_inputs(96, "15min", pv_peak_kw=4.0, load_kw=1.2, seed=5)
-    settings = OptSettings(mip_rel_gap=1e-3, terminal_h2_eur_per_kg=4.0)
+    settings = OptSettings(mip_rel_gap=1e-3, terminal_h2_eur_per_kg=4.0, fc_hull_rows="on")
     models = {}
     for with_rows in (True, False):
         m = build_model(plant, len(inputs), 0.25, settings)
@@ -129,5 +129,6 @@ def test_fc_hull_rows_setting(monkeypatch):
     for value, n, expected in (("auto", 48, True), ("off", 48, False), ("on", 60, True), ("auto", 60, False)):
         m = build_model(plant, n, 0.25, OptSettings(fc_hull_rows=value))
         assert hasattr(m, "c_fc_seg_k") == expected and hasattr(m, "c_res_tight") == expected, (value, n)
-    m = build_model(plant, 48, 0.25, OptSettings(), hull_cuts=False)  # (the switch for measuring all cuts)
+    m = build_model(plant, 48, 0.25, OptSettings(fc_hull_rows="on"), hull_cuts=False)  # (switch for all cuts)
     assert not hasattr(m, "c_fc_seg_k")
+    assert not hasattr(build_model(plant, 48, 0.25, OptSettings()), "c_fc_seg_k")  # off by default (see settings)

@@ -40,6 +40,11 @@ min(n⁺, P_fc)·fc_on`` (the balance alone lets a fractional ``fc_on`` serve a 
 efficiency of a larger one). With the reserve rule, a reserve floor ``m[t+1] ≥ min(m0, reserve − one step of
 full-load use) − demand through t`` holds whatever ``fc_on`` is (see ``c_res_floor``). On the school's June
 re-plans the two took the root LP gap from 0.15 to 0.11 EUR and the fuel cell's fractional steps from 101 to 5.
+The fuel cell's chords get one row each (``dfc[k] ≤ width_k·fc_on``, its perspective hull) and the reserve rule a
+big-M from the reserve floor instead of the tank minimum (``_add_fuel_cell_hull_rows``): on the school's January
+week they raised the LP bound from 106.26 to 106.44 EUR (MILP 106.53) and took the fractional ``fc_on`` from 280
+to 102 of 672 steps, but HiGHS' search then took longer (199 vs 70 s CPU), so they are off by default
+(setting ``fc_hull_rows``).
 
 Requirements that may be impossible carry penalised slacks: unmet hydrogen ``u_h2``, vented hydrogen
 ``vent``, unmet load ``u_load``. A solution with non-zero slacks is turned into a sentence by
@@ -348,6 +353,10 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
             m.c_res_floor = pyo.Constraint(ST, rule=lambda m, s, t: m.m_tank[s, t + 1]
                                            >= m.fc_floor_kg - m.h2_demand_cum_kg[t])
 
+    fhr = settings.fc_hull_rows
+    if fc is not None and hull_cuts and (fhr == "on" or (fhr == "auto" and n_steps <= RESERVE_CUT_MAX_STEPS)):
+        _add_fuel_cell_hull_rows(m, plant, ST)
+
     # --- battery ----------------------------------------------------------------------------------------
     if bat is not None:
         m.p_ch = pyo.Var(ST, bounds=(0, bat.p_charge_kw))
@@ -485,6 +494,43 @@ def build_model(plant: PlantParams, n_steps: int, dt_h: float, settings: OptSett
     return m
 
 
+def _add_fuel_cell_hull_rows(m: pyo.ConcreteModel, plant: PlantParams, st: pyo.Set) -> None:
+    """Two valid rows that give the fuel cell its convex hull per step (they tighten only the LP relaxation).
+
+    Segment rows ``c_fc_seg_k``: ``dfc[k] ≤ width_k · fc_on`` for every chord ``k``. The aggregated row
+    ``Σ_k dfc[k] ≤ Σ_k width_k · fc_on`` is exact for binary ``fc_on`` but lets a fractional ``fc_on`` fill
+    the first (most hydrogen-efficient) chord to its full width: at ``fc_on = 0.17`` the LP of the January
+    week ran the fuel cell at 0.0555 kg/kWh, below the curve's best point (0.0566 kg/kWh at 0.5 kW). With
+    the per-segment rows the set ``{(fc_on, p_fc, ṁ_fc)}`` is the perspective of the (convex) chord curve,
+    the convex hull of "off" and "on anywhere on the curve". *Valid*: for ``fc_on = 0`` the aggregated row
+    already forces every ``dfc[k] = 0``; for ``fc_on = 1`` the new rows are the variables' own bounds.
+
+    Reserve hull ``c_res_tight``: ``m[t] − c · fc_on[t] ≥ fc_floor − demand before t`` with ``c = reserve −
+    (m_min + max(k_res, 0))`` (one step of full-load use, or less). The rule ``m[t] ≥ m_min + (reserve −
+    m_min) · fc_on`` is a big-M row whose "off" side is the tank minimum, far below the floor the tank can
+    actually reach (``c_res_floor``); on the January week the LP ran the fuel cell at ``fc_on ≈ 0.95`` from a
+    tank of 1.976 kg, below its 2.0 kg reserve. *Valid* for every integral schedule that does not vent below
+    a full tank (venting is a penalised slack and never pays below ``m_max``): ``fc_on = 1`` needs
+    ``m[t] ≥ reserve`` and the right-hand side is at most ``m_min + max(k_res, 0) + c = reserve``;
+    ``fc_on = 0`` leaves ``m[t] ≥ fc_floor − demand before t``, the reserve floor one step earlier (its
+    argument in :func:`build_model`: before the first run the tank holds ``m0`` less demand, after a run at
+    least the reserve less one step of full-load use, ``fc_floor = min(m0, m_min + k_res)``).
+
+    Both rows have constant coefficients; their right-hand sides use the mutable Params ``fc_floor_kg`` and
+    ``h2_demand_cum_prev_kg`` (in ``PARAM_NAMES``), so MPC re-plans update them like any other row.
+    """
+    fc, tank = plant.fuel_cell, plant.tank
+    fw = fc.curve.widths
+    if len(fw) > 1:
+        m.c_fc_seg_k = pyo.Constraint(st, m.KF, rule=lambda m, s, t, k:
+                                      m.dfc[s, t, k] <= float(fw[k]) * m.fc_on[s, t])
+    if hasattr(m, "c_reserve"):
+        c_kg = fc.m_reserve_kg - (tank.m_min_kg + max(getattr(m, "k_res", 0.0), 0.0))
+        if c_kg > 0:
+            m.c_res_tight = pyo.Constraint(st, rule=lambda m, s, t: m.m_tank[s, t] - c_kg * m.fc_on[s, t]
+                                           >= m.fc_floor_kg - m.h2_demand_cum_prev_kg[t])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Feeding data
 # ---------------------------------------------------------------------------------------------------------
@@ -497,7 +543,8 @@ def _store(param: pyo.Param, keys: list, values: np.ndarray) -> None:
 
 
 RESERVE_CUT_MAX_STEPS = 2000
-"""``reserve_memory_cut='auto'`` adds the cut to horizons of at most this many steps (MPC, day-ahead)."""
+"""``reserve_memory_cut='auto'`` and ``fc_hull_rows='auto'`` add their rows to horizons of at most this many steps
+(MPC, day-ahead), not to the annual plan."""
 
 COEF_PARAM_NAMES = ("need_on_kw", "need_sb_kw", "spill_on_kw", "spill_sb_kw", "fc_need_kw")
 """Mutable Params that are constraint-matrix coefficients (of ``on``/``sb``/``fc_on`` in the hull cuts)."""

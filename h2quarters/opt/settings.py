@@ -136,6 +136,13 @@ class OptSettings(BaseModel):
         "auto", description="The fuel-cell reserve-memory cut (valid; tightens the LP where the fuel cell runs "
                             "down to its reserve). 'auto' adds it to horizons up to 2000 steps: it took winter "
                             "MPC re-plans from the 2 s cap to 1.2 s, but slowed the annual plan 39 → 66 s.")
+    fc_hull_rows: Literal["auto", "on", "off"] = Field(
+        "off", description="The fuel cell's hull rows (one row per chord, reserve big-M from the reserve floor; "
+                           "valid, they tighten only the LP relaxation); 'auto' adds them to horizons up to 2000 "
+                           "steps. Off by default: on the January week they raised the LP bound from 106.26 to "
+                           "106.44 EUR (optimum 106.53) but the day-ahead plan then took 199 s CPU instead of 70 s "
+                           "— the branch and bound over the electrolyser's start-ups took a longer path "
+                           "(benchmarks/opt_README.md, session 6).")
     lp_guided_start: Literal["auto", "on", "off"] = Field(
         "auto", description="One-shot plans: solve the LP relaxation, fix the binaries it already sets to 0/1, "
                             "solve that small MILP (a RENS dive done once, before the search) and return its plan "

@@ -12,6 +12,12 @@ says which), hands the matrix to highspy once, and from then on a re-plan is a f
 
 Between re-plans the previous solution, shifted by the number of steps executed and completed into a feasible
 point (:mod:`h2quarters.opt.warm`), is offered to HiGHS as a starting incumbent.
+
+LP first (``lp_first=True``): a second highspy instance holds the same model with integrality relaxed and gets
+the same numpy changes; its dual simplex restarts from the previous basis, so the LP bound of a re-plan costs a
+fraction of a MIP run (which solves its root LP from scratch). If the feasible start, or the LP solution with
+its binaries rounded and completed the same way, is within the MIP gap of that bound, it *is* a plan proven
+within the gap and HiGHS' MIP does not run; otherwise the better of the two is the MIP's starting incumbent.
 """
 
 from __future__ import annotations
@@ -66,9 +72,13 @@ class DirectHighs:
         Keep integer variables integer only in the first ``int_steps`` steps and relax the rest of the horizon
         to the LP (a standard MPC reduction: only the first steps are applied before the next re-plan, the
         tail only values the future). Default: every step integer.
+    lp_first : bool
+        Keep a warm-started LP relaxation next to the MIP and accept a warm start (or the rounded LP) that its
+        bound proves within the gap without running the MIP (see the module docstring).
     """
 
-    def __init__(self, m: pyo.ConcreteModel, settings: OptSettings, int_steps: int | None = None) -> None:
+    def __init__(self, m: pyo.ConcreteModel, settings: OptSettings, int_steps: int | None = None,
+                 lp_first: bool = False) -> None:
         t0 = time.perf_counter()
         self.m = m
         self.n = m.n_steps
@@ -138,6 +148,17 @@ class DirectHighs:
         _highs_options(self.h, settings)
         self.h.passModel(lp)
         self._effort = float(self.h.getOptionValue("mip_heuristic_effort")[1])  # HiGHS' default, restored
+        self.abs_gap, self.rel_gap = float(settings.mip_abs_gap), float(settings.mip_rel_gap)
+        self.h_lp: highspy.Highs | None = None
+        if lp_first and self.n_int:
+            # the relaxation: same matrix, no integrality; presolve off so that each re-plan's dual simplex
+            # restarts from the previous basis (bounds and costs change, the basis stays valid)
+            self.h_lp = highspy.Highs()
+            _highs_options(self.h_lp, settings)
+            self.h_lp.setOptionValue("presolve", "off")
+            self.h_lp.passModel(lp)
+            ic = np.flatnonzero(integ).astype(np.int32)
+            self.h_lp.changeColsIntegrality(len(ic), ic, np.zeros(len(ic), dtype=np.uint8))
         self._set_coefficients(coef_now)
         write_values(m, coef_now)
         self._x: np.ndarray | None = None
@@ -170,8 +191,9 @@ class DirectHighs:
             old = self.coef_theta[name]
             changed = np.flatnonzero(new[k_p] != old[k_p])
             vals = base[changed] + slope[changed] * (new[k_p[changed]] - 1.0)
-            for r, c, v in zip(rows[changed].tolist(), cols[changed].tolist(), vals.tolist()):
-                self.h.changeCoeff(r, c, v)
+            for h in self._instances():
+                for r, c, v in zip(rows[changed].tolist(), cols[changed].tolist(), vals.tolist()):
+                    h.changeCoeff(r, c, v)
             self.warm.set_entries(self._coef_pos[name][changed], vals)
             self.coef_theta[name] = new.copy()
 
@@ -191,10 +213,16 @@ class DirectHighs:
         self.rhs0, self.c0, self.off0 = rhs, c, off
         r = self.param_rows
         sense = self.sense[r]
-        self.h.changeRowsBounds(len(r), r, np.where(sense == 1, -_INF, rhs[r]), np.where(sense == -1, _INF, rhs[r]))
-        self.h.changeColsCost(len(self.param_cols), self.param_cols, c[self.param_cols])
-        self.h.changeObjectiveOffset(off)
+        lo, up = np.where(sense == 1, -_INF, rhs[r]), np.where(sense == -1, _INF, rhs[r])
+        for h in self._instances():
+            h.changeRowsBounds(len(r), r, lo, up)
+            h.changeColsCost(len(self.param_cols), self.param_cols, c[self.param_cols])
+            h.changeObjectiveOffset(off)
         self._set_coefficients(values)
+
+    def _instances(self) -> list[highspy.Highs]:
+        """The MIP instance and, with LP first, the relaxation: both get every change."""
+        return [self.h] if self.h_lp is None else [self.h, self.h_lp]
 
     def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Current lower and upper row bounds."""
@@ -223,21 +251,35 @@ class DirectHighs:
             even when a start is offered (they always run without one).
         """
         if time_limit_s is not None:
-            self.h.setOptionValue("time_limit", float(time_limit_s))
+            for h in self._instances():
+                h.setOptionValue("time_limit", float(time_limit_s))
         extra: dict = {"warm_start": "none"}
         start_obj = None
+        x0 = None
+        c0 = time.perf_counter()
+        lo, up = self.row_bounds()
         if warm_shift is not None and self._x is not None and self.n_int:
-            lo, up = self.row_bounds()
             x0, how = self.warm.complete(self._x[self._shift(warm_shift)], self.theta0, warm_shift, lo, up)
             if x0 is None:
                 extra.update(warm_start="rejected", warm_start_reason=how)
             else:
-                sol = highspy.HighsSolution()
-                sol.col_value = x0
-                sol.value_valid = True
-                self.h.setSolution(sol)
                 start_obj = float(self.c0 @ x0 + self.off0)
                 extra.update(warm_start="accepted", warm_start_tail=how, start_objective=start_obj)
+        if self.h_lp is not None:
+            proven = self._lp_first(x0, start_obj, lo, up, extra)
+            if proven is not None:
+                return proven
+            if extra.get("lp_rounded_objective", np.inf) < (np.inf if start_obj is None else start_obj):
+                # the rounded LP beats the shifted plan: it is the MIP's first incumbent
+                x0, start_obj = extra.pop("_x_rounded"), extra["lp_rounded_objective"]
+                extra.update(start_objective=start_obj, start_from="lp_rounded")
+            extra.pop("_x_rounded", None)
+        if x0 is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = x0
+            sol.value_valid = True
+            self.h.setSolution(sol)
+        extra["pre_s"] = time.perf_counter() - c0
         self.h.setOptionValue("mip_heuristic_run_feasibility_jump",
                               bool(heuristics_when_warm) or start_obj is None)
         sub = bool(sub_mip_when_warm) or start_obj is None
@@ -248,7 +290,8 @@ class DirectHighs:
         t0 = time.perf_counter()
         self.h.run()
         t1 = time.perf_counter()
-        out = SolveInfo(status=_status(self.h), solve_s=t1 - t0, highs_run_s=float(self.h.getRunTime()) - run0,
+        out = SolveInfo(status=_status(self.h), solve_s=t1 - t0,
+                        highs_run_s=float(self.h.getRunTime()) - run0 + extra.get("lp_s", 0.0),
                         n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int, extra=extra)
         if out.ok:
             info = self.h.getInfo()
@@ -260,6 +303,58 @@ class DirectHighs:
             if start_obj is not None and out.objective > start_obj + 1e-7 * max(1.0, abs(start_obj)):
                 extra["warm_start"] = "ignored"
         return out
+
+    ROUND_AT = (0.5, 1e-6)
+    """Thresholds at which the LP relaxation's binaries are rounded to a candidate plan ("on" above it)."""
+
+    def _lp_first(self, x0: np.ndarray | None, start_obj: float | None, lo: np.ndarray, up: np.ndarray,
+                  extra: dict) -> SolveInfo | None:
+        """Solve the LP relaxation (warm basis); return the start or the rounded LP as a plan proven within the
+        gap by the LP bound, or None (then ``extra`` holds the bound and any rounded candidate)."""
+        t0 = time.perf_counter()
+        h = self.h_lp
+        h.run()
+        extra["lp_s"] = time.perf_counter() - t0
+        extra["lp_iterations"] = int(h.getInfo().simplex_iteration_count)
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            extra["lp_status"] = h.modelStatusToString(h.getModelStatus())
+            h.clearSolver()  # next time from scratch, not from a basis that failed
+            return None
+        lb = float(h.getInfo().objective_function_value)
+        extra["lp_bound"] = lb
+        x_lp = np.asarray(h.getSolution().col_value, float)
+        best, best_obj, plan = x0, (np.inf if start_obj is None else start_obj), "warm_start"
+        integ = self.warm.integer
+        for cut in self.ROUND_AT:
+            if best_obj - lb <= self._tolerance(best_obj):
+                break  # already proven: no need for another candidate
+            xr = x_lp.copy()
+            xr[integ] = (x_lp[integ] > cut).astype(float)
+            xc, _ = self.warm.complete(xr, self.theta0, 0, lo, up)
+            if xc is None:
+                continue
+            obj = float(self.c0 @ xc + self.off0)
+            if obj < extra.get("lp_rounded_objective", np.inf):
+                extra["lp_rounded_objective"], extra["_x_rounded"] = obj, xc
+            if obj < best_obj - 1e-9:
+                best, best_obj, plan = xc, obj, "lp_rounded"
+        if best is None or best_obj - lb > self._tolerance(best_obj):
+            return None
+        extra.pop("_x_rounded", None)
+        self._x = best
+        if plan == "lp_rounded" and extra["warm_start"] == "accepted":
+            extra["warm_start"] = "ignored"  # a better plan than the shifted one was returned
+        extra.update(proven_by="lp_relaxation", plan_from=plan, mip_nodes=0)
+        return SolveInfo(status="optimal", objective=best_obj, mip_gap=(best_obj - lb) / max(abs(best_obj), 1e-9),
+                         bound=lb, solve_s=time.perf_counter() - t0, highs_run_s=extra["lp_s"],
+                         n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int, extra=extra)
+
+    def _tolerance(self, objective: float) -> float:
+        """How far above the bound a plan may be and still count as within the MIP gap (HiGHS' own measures:
+        absolute ``ub − lb`` or relative ``(ub − lb)/|ub|``)."""
+        if not np.isfinite(objective):
+            return -np.inf
+        return max(self.abs_gap, self.rel_gap * abs(objective))
 
     def arrays(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Primal arrays of scenario 0 in the layout of :func:`h2quarters.opt.results.model_arrays`."""

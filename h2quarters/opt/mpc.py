@@ -156,7 +156,8 @@ class RollingMPC:
             ih = self.settings.mpc_integer_h
             self._direct = DirectHighs(self.model, self.settings.model_copy(
                 update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}),
-                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9)))
+                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9)),
+                lp_first=bool(self.settings.mpc_lp_first))
             self._direct.h.setOptionValue("presolve", "on" if self.settings.mpc_presolve else "off")
             self.setup_s = self._direct.setup_s
             c0 = time.process_time()
@@ -222,8 +223,9 @@ class ClosedLoopResult:
     infos: list[SolveInfo] = field(default_factory=list)
 
     def replan_stats(self) -> dict:
-        """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, warm starts
-        accepted / rejected / ignored, the worst gap, and re-plan times (s)."""
+        """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, proven within the
+        gap by the LP relaxation without a MIP run (``n_lp_accepted``), warm starts accepted / rejected /
+        ignored, the worst gap, and re-plan times (s)."""
         return replan_stats(self.infos, self.timings)
 
     @property
@@ -265,6 +267,7 @@ def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
         "n_replans": len(infos),
         "n_capped": sum(i.capped for i in infos),
         "n_work_limited": sum(i.status.startswith("work_limit") for i in infos),
+        "n_lp_accepted": sum(i.extra.get("proven_by") == "lp_relaxation" for i in infos),
         "warm_starts_accepted": warm.count("accepted"),
         "warm_starts_rejected": warm.count("rejected"),
         "warm_starts_ignored": warm.count("ignored"),

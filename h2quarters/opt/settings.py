@@ -118,6 +118,12 @@ class OptSettings(BaseModel):
                            "improve on it but were most of a re-plan's work: on a June re-plan 4.6 of 5.9 thousand "
                            "LP iterations and 7.3 → 1.1 s CPU without them (same plan, same proven gap). The first "
                            "(cold) plan, and a re-plan whose start was rejected, always run them.")
+    mpc_lp_first: bool = Field(
+        True, description="MPC re-plans: solve the LP relaxation first (a second HiGHS instance, warm-started "
+                          "from its previous basis); if the shifted previous plan, or the LP with its binaries "
+                          "rounded and completed, is within the MIP gap (mpc_mip_abs_gap or mpc_mip_rel_gap) of "
+                          "the LP bound, it is the re-plan — proven within the gap without a MIP run (counted "
+                          "as 'n_lp_accepted'); otherwise the MIP runs from the better of the two.")
     mpc_integer_h: Annotated[float, Field(gt=0.0, le=168.0)] | None = Field(
         None, description="MPC re-plans: hours from the horizon start in which commitment decisions stay binary; "
                           "later steps are relaxed to the LP (only the first steps are applied before the next "

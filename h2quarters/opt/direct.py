@@ -89,6 +89,7 @@ class DirectHighs:
         sf = _compile(m)
         self.columns = sf.columns
         self.col_pos = {id(v): j for j, v in enumerate(sf.columns)}
+        self._rows = [r[0] for r in sf.rows]
         nrow = sf.A.shape[0]
         self.sense = np.fromiter((r[1] for r in sf.rows), int, nrow)
         self.rhs0 = np.asarray(sf.rhs, float)
@@ -163,6 +164,7 @@ class DirectHighs:
         write_values(m, coef_now)
         self._x: np.ndarray | None = None
         self._shift_cache: dict[int, np.ndarray] = {}
+        self._row_shift_cache: dict[int, np.ndarray] = {}
         self._positions = var_positions(m, self.col_pos)
         self.setup_s = time.perf_counter() - t0
 
@@ -181,6 +183,44 @@ class DirectHighs:
                     src[j] = self.col_pos.get(id(target), j)
             self._shift_cache[k] = src
         return self._shift_cache[k]
+
+    def _row_shift(self, k: int) -> np.ndarray:
+        """Row permutation that moves the rows of step ``t + k`` to step ``t`` (the last step repeated)."""
+        if k not in self._row_shift_cache:
+            pos = {id(c): r for r, c in enumerate(self._rows)}
+            src = np.arange(len(self._rows))
+            for r, c in enumerate(self._rows):
+                idx = c.index()
+                if isinstance(idx, tuple) and len(idx) >= 2 and isinstance(idx[1], int):
+                    comp = c.parent_component()
+                    for t_new in range(idx[1] + k, idx[1], -1):  # the latest step of this row that exists
+                        key = (idx[0], t_new) + tuple(idx[2:])
+                        if key in comp:
+                            src[r] = pos.get(id(comp[key]), r)
+                            break
+            self._row_shift_cache[k] = src
+        return self._row_shift_cache[k]
+
+    def _shift_lp_basis(self, k: int) -> None:
+        """Give the LP relaxation its previous basis moved ``k`` steps earlier: the new horizon's steps are the
+        old one's later steps, so the dual simplex restarts near the new optimum (an unshifted basis is a
+        step off everywhere and saves little). Passed as an *alien* basis: HiGHS completes it to a square,
+        non-singular one itself (the appended step repeats the last one)."""
+        h = self.h_lp
+        old = h.getBasis()
+        if not old.valid:
+            return
+        st = highspy.HighsBasisStatus
+        lut = [st(i) for i in range(5)]
+        cs = np.fromiter(map(int, old.col_status), np.int64, len(self.columns))[self._shift(k)]
+        rs = np.fromiter(map(int, old.row_status), np.int64, len(self._rows))[self._row_shift(k)]
+        new = highspy.HighsBasis()
+        new.col_status = [lut[v] for v in cs.tolist()]
+        new.row_status = [lut[v] for v in rs.tolist()]
+        new.alien = True
+        new.valid = True
+        if h.setBasis(new) != highspy.HighsStatus.kOk:
+            h.setBasis(old)
 
     def _set_coefficients(self, values: dict[str, np.ndarray]) -> None:
         """Write coefficient Params into the live matrix (only entries whose value changes)."""
@@ -235,8 +275,11 @@ class DirectHighs:
         The shifted solution is completed into a feasible start (:class:`h2quarters.opt.warm.WarmStart`) and
         offered only if it passes the feasibility check, so HiGHS never runs a repair LP for it.
         ``SolveInfo.extra['warm_start']`` says what happened: 'none' (no previous solution or not asked),
-        'accepted', 'rejected' (the completion failed the check; HiGHS started cold) or 'ignored' (offered,
-        but HiGHS returned a worse plan — it did not use it).
+        'accepted', 'rejected' (the completion failed the check; HiGHS started cold), 'ignored' (offered,
+        but a better plan was returned) or 'unused' (LP first: the LP relaxation was integral, so it is the
+        plan and the start was not completed). With LP first, ``extra['proven_by'] == 'lp_relaxation'`` marks
+        a plan returned without a MIP run (``extra['plan_from']``: 'lp_integral', 'lp_rounded' or
+        'warm_start').
 
         Parameters
         ----------
@@ -258,15 +301,25 @@ class DirectHighs:
         x0 = None
         c0 = time.perf_counter()
         lo, up = self.row_bounds()
-        if warm_shift is not None and self._x is not None and self.n_int:
+        want_warm = warm_shift is not None and self._x is not None and self.n_int
+        lp = None
+        if self.h_lp is not None:
+            if warm_shift and self._x is not None:
+                self._shift_lp_basis(int(warm_shift))
+            lp = self._lp_relaxation(extra)
+            if lp is not None and lp[1]:  # integral: the LP solution is the plan (gap 0), no start needed
+                if want_warm:
+                    extra["warm_start"] = "unused"
+                return self._lp_plan(lp[0], extra["lp_bound"], "lp_integral", extra, c0)
+        if want_warm:
             x0, how = self.warm.complete(self._x[self._shift(warm_shift)], self.theta0, warm_shift, lo, up)
             if x0 is None:
                 extra.update(warm_start="rejected", warm_start_reason=how)
             else:
                 start_obj = float(self.c0 @ x0 + self.off0)
                 extra.update(warm_start="accepted", warm_start_tail=how, start_objective=start_obj)
-        if self.h_lp is not None:
-            proven = self._lp_first(x0, start_obj, lo, up, extra)
+        if lp is not None:
+            proven = self._lp_first(lp[0], x0, start_obj, extra, c0)
             if proven is not None:
                 return proven
             if extra.get("lp_rounded_objective", np.inf) < (np.inf if start_obj is None else start_obj):
@@ -305,48 +358,79 @@ class DirectHighs:
         return out
 
     ROUND_AT = (0.5, 1e-6)
-    """Thresholds at which the LP relaxation's binaries are rounded to a candidate plan ("on" above it)."""
+    """Thresholds at which the LP relaxation's binaries are rounded ("on" above it) and fixed for a candidate."""
 
-    def _lp_first(self, x0: np.ndarray | None, start_obj: float | None, lo: np.ndarray, up: np.ndarray,
-                  extra: dict) -> SolveInfo | None:
-        """Solve the LP relaxation (warm basis); return the start or the rounded LP as a plan proven within the
-        gap by the LP bound, or None (then ``extra`` holds the bound and any rounded candidate)."""
+    def _lp_relaxation(self, extra: dict) -> tuple[np.ndarray, bool] | None:
+        """Solve the LP relaxation from its (shifted) previous basis: (solution, integral?) or None."""
         t0 = time.perf_counter()
         h = self.h_lp
         h.run()
-        extra["lp_s"] = time.perf_counter() - t0
         extra["lp_iterations"] = int(h.getInfo().simplex_iteration_count)
+        extra["lp_s"] = time.perf_counter() - t0
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             extra["lp_status"] = h.modelStatusToString(h.getModelStatus())
             h.clearSolver()  # next time from scratch, not from a basis that failed
             return None
-        lb = float(h.getInfo().objective_function_value)
-        extra["lp_bound"] = lb
-        x_lp = np.asarray(h.getSolution().col_value, float)
+        extra["lp_bound"] = float(h.getInfo().objective_function_value)
+        x = np.asarray(h.getSolution().col_value, float)
+        xi = x[self.warm.integer]
+        integral = bool(np.all(np.abs(xi - np.round(xi)) <= 1e-6))
+        if integral:
+            x[self.warm.integer] = np.round(xi)
+        return x, integral
+
+    def _lp_first(self, x_lp: np.ndarray, x0: np.ndarray | None, start_obj: float | None, extra: dict,
+                  c0: float) -> SolveInfo | None:
+        """The start or the rounded LP as a plan proven within the gap by the LP bound, or None (then ``extra``
+        holds any rounded candidate as ``_x_rounded``).
+
+        The rounded candidate: the integer columns rounded at :attr:`ROUND_AT` and fixed, the rest re-solved
+        as an LP (from the relaxation's basis; the quarter dispatch does the same, ``_round_lp``). Every
+        column HiGHS' MIP keeps integer is then integral and the plan meets every row: it is a MIP solution.
+        """
+        t0 = time.perf_counter()
+        h = self.h_lp
+        lb = extra["lp_bound"]
         best, best_obj, plan = x0, (np.inf if start_obj is None else start_obj), "warm_start"
-        integ = self.warm.integer
-        for cut in self.ROUND_AT:
-            if best_obj - lb <= self._tolerance(best_obj):
-                break  # already proven: no need for another candidate
-            xr = x_lp.copy()
-            xr[integ] = (x_lp[integ] > cut).astype(float)
-            xc, _ = self.warm.complete(xr, self.theta0, 0, lo, up)
-            if xc is None:
-                continue
-            obj = float(self.c0 @ xc + self.off0)
-            if obj < extra.get("lp_rounded_objective", np.inf):
-                extra["lp_rounded_objective"], extra["_x_rounded"] = obj, xc
-            if obj < best_obj - 1e-9:
-                best, best_obj, plan = xc, obj, "lp_rounded"
+        ic = np.flatnonzero(self.warm.integer).astype(np.int32)
+        xi = x_lp[ic]
+        if best_obj - lb > self._tolerance(best_obj):
+            basis = h.getBasis()
+            col_lo, col_up = self.warm.lo[ic], self.warm.up[ic]
+            try:
+                for cut in self.ROUND_AT:
+                    v = np.clip((xi > cut).astype(float), col_lo, col_up)
+                    h.changeColsBounds(len(ic), ic, v, v)
+                    h.run()
+                    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                        continue
+                    obj = float(h.getInfo().objective_function_value)
+                    if obj < extra.get("lp_rounded_objective", np.inf):
+                        x = np.asarray(h.getSolution().col_value, float)
+                        x[ic] = v  # exactly integral (the LP holds them at their fixed bounds anyway)
+                        extra["lp_rounded_objective"], extra["_x_rounded"] = obj, x
+                    if obj < best_obj - 1e-9:
+                        best, best_obj, plan = extra["_x_rounded"], obj, "lp_rounded"
+                    if best_obj - lb <= self._tolerance(best_obj):
+                        break
+            finally:
+                h.changeColsBounds(len(ic), ic, col_lo, col_up)
+                h.setBasis(basis)  # the next re-plan restarts from the relaxation's basis
+        extra["lp_s"] += time.perf_counter() - t0
         if best is None or best_obj - lb > self._tolerance(best_obj):
             return None
         extra.pop("_x_rounded", None)
-        self._x = best
-        if plan == "lp_rounded" and extra["warm_start"] == "accepted":
+        return self._lp_plan(best, best_obj, plan, extra, c0)
+
+    def _lp_plan(self, x: np.ndarray, objective: float, plan: str, extra: dict, c0: float) -> SolveInfo:
+        """Return ``x`` as the re-plan, proven within the gap by the LP bound (no MIP run)."""
+        lb = extra["lp_bound"]
+        self._x = x
+        if plan != "warm_start" and extra["warm_start"] == "accepted":
             extra["warm_start"] = "ignored"  # a better plan than the shifted one was returned
         extra.update(proven_by="lp_relaxation", plan_from=plan, mip_nodes=0)
-        return SolveInfo(status="optimal", objective=best_obj, mip_gap=(best_obj - lb) / max(abs(best_obj), 1e-9),
-                         bound=lb, solve_s=time.perf_counter() - t0, highs_run_s=extra["lp_s"],
+        return SolveInfo(status="optimal", objective=objective, mip_gap=(objective - lb) / max(abs(objective), 1e-9),
+                         bound=lb, solve_s=time.perf_counter() - c0, highs_run_s=extra["lp_s"],
                          n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int, extra=extra)
 
     def _tolerance(self, objective: float) -> float:

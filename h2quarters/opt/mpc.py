@@ -225,7 +225,7 @@ class ClosedLoopResult:
     def replan_stats(self) -> dict:
         """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, proven within the
         gap by the LP relaxation without a MIP run (``n_lp_accepted``), warm starts accepted / rejected /
-        ignored, the worst gap, and re-plan times (s)."""
+        ignored / unused (an integral LP made the plan), the worst gap, and re-plan times (s)."""
         return replan_stats(self.infos, self.timings)
 
     @property
@@ -271,6 +271,7 @@ def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
         "warm_starts_accepted": warm.count("accepted"),
         "warm_starts_rejected": warm.count("rejected"),
         "warm_starts_ignored": warm.count("ignored"),
+        "warm_starts_unused": warm.count("unused"),
         "worst_gap": max(gaps) if gaps else float("nan"),
         "median_replan_s": float(np.median(tt)),
         "p99_replan_s": float(np.percentile(tt, 99)),

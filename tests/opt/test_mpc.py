@@ -93,7 +93,7 @@ def test_backends_agree():
     plant = make_plant(startup_h=10 / 60)
     inputs = make_inputs(48, "1h", seed=4)
     settings = OptSettings(mpc_mip_rel_gap=1e-9, mpc_mip_abs_gap=0.0, startup_cost_eur=0.3, min_up_h=2.0,
-                           mpc_time_limit_s=120.0)
+                           mpc_time_limit_s=120.0, mpc_integer_h=None)  # the same model in both (LP first on)
     direct = RollingMPC(plant, settings, 1.0, 24, backend="direct")
     pers = RollingMPC(plant, settings, 1.0, 24, backend="pyomo-persistent")
     for i, st in enumerate([InitialState(1.0, 5.0), InitialState(0.8, 2.0, ELY_ON, 3.0, 1),

@@ -151,6 +151,7 @@ class DirectHighs:
         self._effort = float(self.h.getOptionValue("mip_heuristic_effort")[1])  # HiGHS' default, restored
         self.abs_gap, self.rel_gap = float(settings.mip_abs_gap), float(settings.mip_rel_gap)
         self.h_lp: highspy.Highs | None = None
+        self._lp_limit_s = float(settings.time_limit_s)
         if lp_first and self.n_int:
             # the relaxation: same matrix, no integrality; presolve off so that each re-plan's dual simplex
             # restarts from the previous basis (bounds and costs change, the basis stays valid)
@@ -294,8 +295,8 @@ class DirectHighs:
             even when a start is offered (they always run without one).
         """
         if time_limit_s is not None:
-            for h in self._instances():
-                h.setOptionValue("time_limit", float(time_limit_s))
+            self.h.setOptionValue("time_limit", float(time_limit_s))
+            self._lp_limit_s = float(time_limit_s)
         extra: dict = {"warm_start": "none"}
         start_obj = None
         x0 = None
@@ -364,6 +365,7 @@ class DirectHighs:
         """Solve the LP relaxation from its (shifted) previous basis: (solution, integral?) or None."""
         t0 = time.perf_counter()
         h = self.h_lp
+        self._arm_lp_clock()
         h.run()
         extra["lp_iterations"] = int(h.getInfo().simplex_iteration_count)
         extra["lp_s"] = time.perf_counter() - t0
@@ -401,6 +403,7 @@ class DirectHighs:
                 for cut in self.ROUND_AT:
                     v = np.clip((xi > cut).astype(float), col_lo, col_up)
                     h.changeColsBounds(len(ic), ic, v, v)
+                    self._arm_lp_clock()
                     h.run()
                     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                         continue
@@ -432,6 +435,11 @@ class DirectHighs:
         return SolveInfo(status="optimal", objective=objective, mip_gap=(objective - lb) / max(abs(objective), 1e-9),
                          bound=lb, solve_s=time.perf_counter() - c0, highs_run_s=extra["lp_s"],
                          n_cols=len(self.columns), n_rows=len(self.sense), n_int=self.n_int, extra=extra)
+
+    def _arm_lp_clock(self) -> None:
+        """Time limit of the next LP run: HiGHS checks an LP against the instance's *cumulative* run clock, so
+        the limit is set relative to it (else every LP after ``time_limit`` s in total would stop at once)."""
+        self.h_lp.setOptionValue("time_limit", float(self.h_lp.getRunTime()) + self._lp_limit_s)
 
     def _tolerance(self, objective: float) -> float:
         """How far above the bound a plan may be and still count as within the MIP gap (HiGHS' own measures:

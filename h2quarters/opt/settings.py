@@ -129,10 +129,10 @@ class OptSettings(BaseModel):
                          "later steps are relaxed to the LP (only the first steps are applied before the next "
                          "re-plan; the tail only values the future). None: the whole horizon is binary. With "
                          "mpc_lp_first the LP relaxation of such a re-plan is mostly integral already, so it is "
-                         "the plan without a MIP run (school, 15 min, 48 h horizon, one week closed loop each, against all 48 h "
-                         "binary: CPU median January 0.16 → 0.07 s, June 0.14 → 0.05 s; realised cost January "
+                         "the plan without a MIP run (school, 15 min, 48 h horizon, one week closed loop each, "
+                         "against all 48 h binary: CPU median January 0.16 → 0.07 s, June 0.14 → 0.05 s; realised cost January "
                          "+0.33 EUR (+0.3 %, within the re-plans' 1 % gap), June −0.30 EUR). The steps executed "
-                         "before the next re-plan are always binary. Week-long figures: benchmarks/opt_README.md, session 6.")
+                         "before the next re-plan are always binary. Figures: benchmarks/opt_README.md, session 6.")
     mip_abs_gap: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
         1e-6, description="Absolute MIP gap of one-shot plans in objective units (EUR with objective='cost'): "
                           "HiGHS stops once the plan is proven within mip_rel_gap or within this many EUR of the "

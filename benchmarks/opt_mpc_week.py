@@ -89,8 +89,9 @@ def main() -> None:
           f"(48 h horizon, {int(plain['n_replans'])} re-plans)")
     print(f"{'':28s}{'as is':>14s}{'+2 CPU burners':>16s}")
     for k in ("load_start", "load_end", "median_replan_s", "p99_replan_s", "max_replan_s", "median_highs_s",
-              "median_cpu_s", "p99_cpu_s", "max_cpu_s", "first_plan_s", "n_capped", "n_work_limited", "n_lp_accepted", "warm_starts_accepted",
-              "warm_starts_rejected", "warm_starts_ignored", "worst_gap", "mean_nodes", "net_cost_eur", "wall_s"):
+              "median_cpu_s", "p99_cpu_s", "max_cpu_s", "first_plan_s", "n_capped", "n_work_limited",
+              "n_lp_accepted", "warm_starts_accepted", "warm_starts_rejected", "warm_starts_ignored",
+              "warm_starts_unused", "worst_gap", "mean_nodes", "net_cost_eur", "wall_s"):
         print(f"{k:28s}{plain[k]:14.4g}{busy[k]:16.4g}")
     print(f"identical decisions: {same} (largest difference {diff:.3g})")
     if a.json:

@@ -84,16 +84,20 @@ class RollingMPC:
     backend : {"direct", "pyomo-persistent"}
         ``direct``: :class:`h2quarters.opt.direct.DirectHighs` (numpy updates, warm start; default);
         ``pyomo-persistent``: Pyomo's persistent HiGHS interface (kept for comparison).
+    applied_steps : int, optional
+        Steps of each plan that are executed before the next re-plan (default ``settings.mpc_replan_steps``);
+        the binary part of a relaxed-tail plan (``mpc_integer_h``) always covers them.
     """
 
     def __init__(self, plant: PlantParams, settings: OptSettings, dt_h: float, n_horizon: int,
-                 n_scenarios: int = 1, backend: str = "direct") -> None:
+                 n_scenarios: int = 1, backend: str = "direct", applied_steps: int | None = None) -> None:
         if backend not in ("direct", "pyomo-persistent"):
             raise ValueError(f"backend '{backend}' not allowed; choose 'direct' or 'pyomo-persistent'")
         t0 = time.perf_counter()
         self.plant, self.settings, self.dt_h, self.n_horizon = plant, settings, dt_h, n_horizon
         self.n_scenarios = n_scenarios
         self.backend = backend
+        self.applied_steps = int(applied_steps or settings.mpc_replan_steps)
         self.model = build_model(plant, n_horizon, dt_h, settings, n_scenarios=n_scenarios,
                                  with_heat=plant.has_heat_demand)
         self.build_s = time.perf_counter() - t0
@@ -156,7 +160,9 @@ class RollingMPC:
             ih = self.settings.mpc_integer_h
             self._direct = DirectHighs(self.model, self.settings.model_copy(
                 update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}),
-                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9)))
+                # the executed steps must be integral: the relaxed tail starts after them at the earliest
+                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9), self.applied_steps),
+                lp_first=bool(self.settings.mpc_lp_first))
             self._direct.h.setOptionValue("presolve", "on" if self.settings.mpc_presolve else "off")
             self.setup_s = self._direct.setup_s
             c0 = time.process_time()
@@ -222,8 +228,9 @@ class ClosedLoopResult:
     infos: list[SolveInfo] = field(default_factory=list)
 
     def replan_stats(self) -> dict:
-        """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, warm starts
-        accepted / rejected / ignored, the worst gap, and re-plan times (s)."""
+        """Counts over the re-plans: capped by the wall-clock safety, stopped by the work limit, proven within the
+        gap by the LP relaxation without a MIP run (``n_lp_accepted``), warm starts accepted / rejected /
+        ignored / unused (an integral LP made the plan), the worst gap, and re-plan times (s)."""
         return replan_stats(self.infos, self.timings)
 
     @property
@@ -265,9 +272,11 @@ def replan_stats(infos: list[SolveInfo], timings: list[MPCTimings]) -> dict:
         "n_replans": len(infos),
         "n_capped": sum(i.capped for i in infos),
         "n_work_limited": sum(i.status.startswith("work_limit") for i in infos),
+        "n_lp_accepted": sum(i.extra.get("proven_by") == "lp_relaxation" for i in infos),
         "warm_starts_accepted": warm.count("accepted"),
         "warm_starts_rejected": warm.count("rejected"),
         "warm_starts_ignored": warm.count("ignored"),
+        "warm_starts_unused": warm.count("unused"),
         "worst_gap": max(gaps) if gaps else float("nan"),
         "median_replan_s": float(np.median(tt)),
         "p99_replan_s": float(np.percentile(tt, 99)),
@@ -309,7 +318,7 @@ def run_closed_loop(plant: PlantParams, inputs: pd.DataFrame, n_run: int, settin
     n_scen = 1
     if pv_forecast is not None:
         n_scen = np.atleast_2d(pv_forecast(inputs, 0, n_h)).shape[0]
-    mpc = RollingMPC(plant, settings, dt_h, n_h, n_scenarios=n_scen, backend=backend)
+    mpc = RollingMPC(plant, settings, dt_h, n_h, n_scenarios=n_scen, backend=backend, applied_steps=every)
     st = state or initial_state_from_plant(plant)
     tracker = _Tracker(state=st.ely_state, steps_in_state=st.ely_steps_in_state)
     m_kg, e_kwh, p_prev = st.m_tank_kg, st.e_battery_kwh, st.ely_p_stack_kw

@@ -222,7 +222,8 @@ def test_relaxed_tail_keeps_applied_steps_integral_and_warm_starts_feasible():
     assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] == 7
 
 
-def test_stochastic_closed_loop_shares_first_stage_and_keeps_warm_starts(monkeypatch):
+@pytest.mark.parametrize("lp_first", [False, True])
+def test_stochastic_closed_loop_shares_first_stage_and_keeps_warm_starts(monkeypatch, lp_first: bool):
     # The two-stage loop as opt_stochastic.py runs it (three PV scenarios, binaries in the first hours only):
     # every re-plan's first hour is one decision for all scenarios, no re-plan hits the clock, and every
     # shifted plan is offered as a feasible start; the executed steps pass the independent audit.
@@ -231,7 +232,9 @@ def test_stochastic_closed_loop_shares_first_stage_and_keeps_warm_starts(monkeyp
     plant = make_plant(m_reserve_kg=0.6, m_init_kg=1.5)
     inputs = make_inputs(8 + 24, "1h", seed=11)
     inputs["import_eur_per_kwh"] = 0.25 + 0.1 * np.sin(np.arange(len(inputs)) / 24 * 2 * np.pi)
-    settings = OptSettings(startup_cost_eur=0.3, mpc_integer_h=4.0)
+    # without LP first every re-plan goes through the completed warm start; with it (the default) the LP relaxation
+    # may prove a plan without a MIP run, and the two-stage structure must hold either way
+    settings = OptSettings(startup_cost_eur=0.3, mpc_integer_h=4.0, mpc_lp_first=lp_first)
     first = []
     solve0 = DirectHighs.solve
 
@@ -256,4 +259,6 @@ def test_stochastic_closed_loop_shares_first_stage_and_keeps_warm_starts(monkeyp
     assert set(np.unique(r.fc_on)) <= {0.0, 1.0} and set(np.unique(r.ely_state)) <= {0, 1, 2, 3}
     stats = res.replan_stats()
     assert stats["n_capped"] == stats["warm_starts_rejected"] == 0
-    assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] == 7
+    # every shifted plan was offered (accepted, or ignored/unused because HiGHS or the LP had a better plan)
+    assert stats["warm_starts_accepted"] + stats["warm_starts_ignored"] + stats["warm_starts_unused"] == 7
+    assert (stats["n_lp_accepted"] > 0) == lp_first

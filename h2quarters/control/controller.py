@@ -300,8 +300,10 @@ class Controller:
         if self.mode == Mode.MANUAL and self.lease_expires_mono is not None and mono > self.lease_expires_mono:
             conds.append(Condition("lease_expired", "alarm", f"manual setpoint lease of {self.settings.lease_s:g} s "
                                                              "expired without refresh", True))
-        if self.mode == Mode.AUTO and self.plan is not None and t_ms >= self.plan.t_end_ms:
-            conds.append(Condition("plan_expired", "alarm", "the last valid plan has ended", True))
+        if self.mode == Mode.AUTO and self.plan is not None and t_ms >= self.plan.t_firm_end_ms:
+            # no newer plan for the whole firm part (re-plans failing for hours): its relaxed tail is no schedule
+            conds.append(Condition("plan_expired", "alarm", "the last valid plan's firm part (binary on/off "
+                                                            "decisions) has ended", True))
         link_up = self.supervisor.link_ok and any(r.valid for r in readings.values())
         self._sync_alarms(conds)
         safe = [c for c in conds if c.safe]
@@ -660,7 +662,8 @@ class Controller:
         if self.plan is not None:
             i = self.plan.step_at(t_ms)
             plan = {"plan_id": self.plan.plan_id, "t_created_ms": self.plan.t_created_ms,
-                    "t_start_ms": self.plan.t_start_ms, "t_end_ms": self.plan.t_end_ms, "step": i,
+                    "t_start_ms": self.plan.t_start_ms, "t_end_ms": self.plan.t_end_ms,
+                    "t_firm_end_ms": self.plan.t_firm_end_ms, "step": i,
                     "setpoints": self.plan.setpoints_at(t_ms, self.scenario.electrolyser.p_rated_kw)}
         return {
             "t_ms": t_ms, "mode": self.mode.value, "safe_reasons": list(self.safe_reasons),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import math
 import multiprocessing
 import os
 import time
@@ -85,7 +86,14 @@ def solve_plan(forecaster: PVForecastProvider, scenario_json: str, opt_json: str
             "pv_curtailed_kw", "load_unmet_kw", "cost_eur"]
     cols = {c: [float(x) for x in plan[c].to_numpy(float)] for c in keep if c in plan.columns}
     return {"columns": cols, "status": str(info.status), "solve_s": time.perf_counter() - t0,
-            "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw}
+            "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw, "n_firm": firm_steps(mpc.settings, n_h)}
+
+
+def firm_steps(settings: Any, n_h: int) -> int:
+    """Steps of a plan whose on/off decisions are binary (``mpc_integer_h``; the rest of the horizon is the LP
+    relaxation, which only values the future): the part of a plan the controller may follow."""
+    ih = settings.mpc_integer_h
+    return n_h if ih is None else min(n_h, max(1, math.ceil(ih * 3600 / DT_S - 1e-9)))
 
 
 WORKER_NICE = 10
@@ -133,6 +141,8 @@ class Plan:
     status: str
     solve_s: float
     forecast_kw: list[float] = field(default_factory=list)
+    n_firm: int | None = None
+    """Steps with binary on/off decisions (None: all); after them the plan is the LP's valuation of the future."""
 
     @property
     def n_steps(self) -> int:
@@ -143,6 +153,13 @@ class Plan:
     def t_end_ms(self) -> int:
         """End of the last step."""
         return self.t_start_ms + self.n_steps * DT_S * 1000
+
+    @property
+    def t_firm_end_ms(self) -> int:
+        """End of the plan's firm part: a controller without a newer plan stops following it here (its later
+        steps are relaxed, their on/off values fractional)."""
+        n = self.n_steps if self.n_firm is None else min(self.n_firm, self.n_steps)
+        return self.t_start_ms + n * DT_S * 1000
 
     def step_at(self, t_ms: int) -> int | None:
         """Index of the step containing ``t_ms`` (None outside the plan)."""
@@ -172,6 +189,7 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict with step times."""
         return {"plan_id": self.plan_id, "t_created_ms": self.t_created_ms, "t_start_ms": self.t_start_ms,
+                "t_firm_end_ms": self.t_firm_end_ms,
                 "dt_s": DT_S, "status": self.status, "solve_s": self.solve_s,
                 "t_ms": [self.t_start_ms + i * DT_S * 1000 for i in range(self.n_steps)],
                 "columns": self.columns, "forecast_pv_kw": self.forecast_kw}
@@ -239,7 +257,7 @@ class AutoPlanner:
         res = await loop.run_in_executor(self.executor, solve_plan, self.forecaster, self._sc_json, self.opt_json,
                                          self.n_h, now_ms, t_ms, [float(x) for x in recent_pv_kw.to_numpy()], state)
         return Plan(None, int(time.time() * 1000), res["t_start_ms"], res["columns"], res["status"], res["solve_s"],
-                    res["forecast_kw"])
+                    res["forecast_kw"], res.get("n_firm"))
 
     def close(self) -> None:
         """Stop the worker."""

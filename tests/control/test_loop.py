@@ -195,3 +195,25 @@ def test_opcua_driver_with_sign_and_encrypt(scenario: Any, tmp_path: Any) -> Non
         assert snap(rt)["signals"]["tank_pressure_bar"]["q"] == "GOOD"
     finally:
         rt.stop()
+
+
+def test_plan_is_followed_only_for_its_firm_part(scenario: Any) -> None:
+    """The MPC keeps on/off binary only in the first ``mpc_integer_h`` (the rest is the LP's valuation of the
+    future): the worker says how far that is, and the controller's plan expires there, not at the horizon's end."""
+    import pandas as pd
+
+    from h2quarters.control.planner import Plan, firm_steps, solve_plan, state_from_readings
+    from h2quarters.forecast.pv import ClearSkyBlendForecaster
+    from h2quarters.opt.settings import OptSettings
+
+    s = OptSettings(mpc_integer_h=2.0)
+    now_ms = int(pd.Timestamp("2025-06-02 10:05", tz="Europe/Berlin").timestamp() * 1000)
+    state = state_from_readings({"tank_mass_kg": 2.0, "el_state": 0}, scenario)
+    res = solve_plan(ClearSkyBlendForecaster(scenario, 3.0, 60.0), scenario.model_dump_json(), s.model_dump_json(),
+                     24, now_ms, [], [], state)
+    assert res["n_firm"] == 8 == firm_steps(s, 24) and firm_steps(OptSettings(mpc_integer_h=None), 24) == 24
+    plan = Plan(None, now_ms, res["t_start_ms"], res["columns"], res["status"], res["solve_s"], res["forecast_kw"],
+                res["n_firm"])
+    assert plan.t_firm_end_ms == plan.t_start_ms + 8 * 900_000 < plan.t_end_ms == plan.t_start_ms + 24 * 900_000
+    assert all(float(x).is_integer() for x in res["columns"]["fc_on"][:8])  # the firm part is a schedule
+    assert plan.as_dict()["t_firm_end_ms"] == plan.t_firm_end_ms

@@ -132,7 +132,9 @@ def test_whole_lesson(server: Server, new_context: Any) -> None:
     fox.wait_for_function("document.querySelectorAll('#readings thead th').length === 3")
     lel = [r.locator("td").nth(1).text_content() for r in fox.locator("#readings tbody tr").all()
            if r.locator("th").text_content().startswith("Gas detector")]
-    assert float(lel[0]) > 0.3  # the leak is still in the plant after the restart (baseline reads ~0.0)
+    # the leak is still in the plant after the restart: the detector settles near 0.3 %LEL (shown "0.30" once),
+    # the baseline without the leak reads 0.00
+    assert float(lel[0]) > 0.1
     fox.check(".q[data-q=fault] input[value=h2_leak]")
     fox.click(".q[data-q=fault] button[type=submit]")
     fox.wait_for_function("document.querySelector('.q[data-q=fault] .fb').classList.contains('ok')")

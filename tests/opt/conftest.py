@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,3 +68,18 @@ def plant() -> PlantParams:
 @pytest.fixture
 def inputs() -> pd.DataFrame:
     return make_inputs()
+
+
+def solve_lp_relaxation(mm: Any) -> Any:
+    """The LP relaxation of a :class:`h2quarters.opt.solve.MatrixModel`'s live model, solved in a fresh HiGHS
+    instance (integrality dropped); returns that instance (objective via ``getInfo()``, values via
+    ``getSolution()``)."""
+    import highspy
+
+    lp = mm.h.getLp()
+    lp.integrality_ = []
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    h.run()
+    return h

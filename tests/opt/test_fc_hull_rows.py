@@ -15,7 +15,7 @@ from h2quarters.opt.model import build_model, initial_state_from_plant, set_init
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import MatrixModel
 
-from .conftest import make_inputs, make_plant
+from .conftest import make_inputs, make_plant, solve_lp_relaxation
 
 ROWS = ("c_fc_seg_k", "c_res_tight")
 
@@ -102,13 +102,7 @@ def test_rows_tighten_the_relaxation(winter):
     # the rows close a real part of what the other cuts leave open
     assert lp_rows - lp_plain > 0.1 * (milp - lp_plain)
     # and a fractional fuel cell no longer beats the best point of its own curve
-    lp = mm1.h.getLp()
-    lp.integrality_ = []
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
-    h.run()
-    x = np.asarray(h.getSolution().col_value, float)
+    x = np.asarray(solve_lp_relaxation(mm1).getSolution().col_value, float)
     fc = m1.plant.fuel_cell
     best = float(np.min(fc.curve.y / fc.curve.x))  # least hydrogen per kW of electrical output on the curve
     kwh = kg = 0.0

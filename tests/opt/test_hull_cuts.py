@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import highspy
 import numpy as np
 import pytest
 
@@ -16,7 +15,7 @@ from h2quarters.opt.model import (
 from h2quarters.opt.settings import OptSettings
 from h2quarters.opt.solve import MatrixModel
 
-from .conftest import make_inputs, make_plant
+from .conftest import make_inputs, make_plant, solve_lp_relaxation
 
 
 def _solve(plant, inputs, settings, hull_cuts: bool, dt_h: float = 1.0) -> tuple[float, float]:
@@ -27,13 +26,7 @@ def _solve(plant, inputs, settings, hull_cuts: bool, dt_h: float = 1.0) -> tuple
     mm = MatrixModel(m, settings)
     milp = mm.solve(m)
     assert milp.status == "optimal"
-    lp = mm.h.getLp()
-    lp.integrality_ = []
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
-    h.run()
-    return milp.objective, h.getInfo().objective_function_value
+    return milp.objective, solve_lp_relaxation(mm).getInfo().objective_function_value
 
 
 @pytest.mark.parametrize(("battery", "closed_frac"), [(False, 0.5), (True, 0.2)])

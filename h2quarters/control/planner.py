@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import math
 import multiprocessing
 import os
 import time
@@ -86,14 +85,7 @@ def solve_plan(forecaster: PVForecastProvider, scenario_json: str, opt_json: str
             "pv_curtailed_kw", "load_unmet_kw", "cost_eur"]
     cols = {c: [float(x) for x in plan[c].to_numpy(float)] for c in keep if c in plan.columns}
     return {"columns": cols, "status": str(info.status), "solve_s": time.perf_counter() - t0,
-            "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw, "n_firm": firm_steps(mpc.settings, n_h)}
-
-
-def firm_steps(settings: Any, n_h: int) -> int:
-    """Steps of a plan whose on/off decisions are binary (``mpc_integer_h``; the rest of the horizon is the LP
-    relaxation, which only values the future): the part of a plan the controller may follow."""
-    ih = settings.mpc_integer_h
-    return n_h if ih is None else min(n_h, max(1, math.ceil(ih * 3600 / DT_S - 1e-9)))
+            "t_start_ms": int(start.value // 1_000_000), "forecast_kw": pv_kw, "n_firm": mpc.firm_steps}
 
 
 WORKER_NICE = 10

@@ -108,6 +108,18 @@ class RollingMPC:
         self.timings: list[MPCTimings] = []
         self.infos: list[SolveInfo] = []
 
+    @property
+    def firm_steps(self) -> int:
+        """Steps of each plan whose on/off decisions are binary (``mpc_integer_h``, at least the executed
+        ``applied_steps``; the rest of the horizon is the LP relaxation, which only values the future): the part of
+        a plan that is a schedule to follow. The whole horizon without ``mpc_integer_h`` (direct backend: the
+        Pyomo backend keeps every step binary)."""
+        ih = self.settings.mpc_integer_h
+        if ih is None or self.backend != "direct":
+            return self.n_horizon
+        # the executed steps must be integral: the relaxed tail starts after them at the earliest
+        return min(self.n_horizon, max(1, math.ceil(ih / self.dt_h - 1e-9), self.applied_steps))
+
     def solve(self, forecast: pd.DataFrame, state: InitialState, pv_scenarios_kw: np.ndarray | None = None,
               probabilities: np.ndarray | None = None, extract: bool = True,
               warm_shift: int | None = None) -> tuple[pd.DataFrame | None, SolveInfo]:
@@ -157,11 +169,9 @@ class RollingMPC:
             if probabilities is not None:
                 set_inputs(self.model, forecast, pv, probabilities)
                 self._probs = np.asarray(probabilities, float)
-            ih = self.settings.mpc_integer_h
             self._direct = DirectHighs(self.model, self.settings.model_copy(
                 update={"mip_rel_gap": self.settings.mpc_mip_rel_gap, "mip_abs_gap": self.settings.mpc_mip_abs_gap}),
-                # the executed steps must be integral: the relaxed tail starts after them at the earliest
-                int_steps=None if ih is None else max(1, math.ceil(ih / self.dt_h - 1e-9), self.applied_steps),
+                int_steps=None if self.settings.mpc_integer_h is None else self.firm_steps,
                 lp_first=bool(self.settings.mpc_lp_first))
             self._direct.h.setOptionValue("presolve", "on" if self.settings.mpc_presolve else "off")
             self.setup_s = self._direct.setup_s

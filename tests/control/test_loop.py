@@ -202,8 +202,10 @@ def test_plan_is_followed_only_for_its_firm_part(scenario: Any) -> None:
     future): the worker says how far that is, and the controller's plan expires there, not at the horizon's end."""
     import pandas as pd
 
-    from h2quarters.control.planner import Plan, firm_steps, solve_plan, state_from_readings
+    from h2quarters.control.planner import Plan, solve_plan, state_from_readings
     from h2quarters.forecast.pv import ClearSkyBlendForecaster
+    from h2quarters.opt.mpc import RollingMPC
+    from h2quarters.opt.plant import PlantParams
     from h2quarters.opt.settings import OptSettings
 
     s = OptSettings(mpc_integer_h=2.0)
@@ -211,7 +213,11 @@ def test_plan_is_followed_only_for_its_firm_part(scenario: Any) -> None:
     state = state_from_readings({"tank_mass_kg": 2.0, "el_state": 0}, scenario)
     res = solve_plan(ClearSkyBlendForecaster(scenario, 3.0, 60.0), scenario.model_dump_json(), s.model_dump_json(),
                      24, now_ms, [], [], state)
-    assert res["n_firm"] == 8 == firm_steps(s, 24) and firm_steps(OptSettings(mpc_integer_h=None), 24) == 24
+    assert res["n_firm"] == 8
+    plant = PlantParams.from_scenario(scenario, s)
+    assert RollingMPC(plant, s, 0.25, 24).firm_steps == 8  # what the worker reports is what the MPC keeps binary
+    assert RollingMPC(plant, s, 0.25, 24, applied_steps=12).firm_steps == 12  # never fewer than the executed steps
+    assert RollingMPC(plant, OptSettings(mpc_integer_h=None), 0.25, 24).firm_steps == 24
     plan = Plan(None, now_ms, res["t_start_ms"], res["columns"], res["status"], res["solve_s"], res["forecast_kw"],
                 res["n_firm"])
     assert plan.t_firm_end_ms == plan.t_start_ms + 8 * 900_000 < plan.t_end_ms == plan.t_start_ms + 24 * 900_000

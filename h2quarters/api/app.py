@@ -167,4 +167,20 @@ def create_app(store: Store, hub: SnapshotHub, rmap: RegisterMap, settings: Cont
                                        swagger_favicon_url="data:,")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    prepare_routes(app)
     return app
+
+
+def prepare_routes(app: FastAPI) -> None:
+    """Build every route's request handling now, in the thread that creates the app, not in the first request.
+
+    FastAPI (≥ 0.16x) builds the validators of included routers' routes (≈ 80 pydantic ``TypeAdapter`` objects
+    here) the first time a request is matched against them: the first request after a (re)start took 0.7–0.9 s
+    (load 6–7; 8–10 ms prepared), and it built pydantic schemas on the event loop beside the process's other
+    threads (controller, an in-process Dask worker), where a test server's first page once failed in CPython's
+    non-thread-safe AST constructor. Matching a path that no route has walks every route once.
+    """
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/\x00prepare", "root_path": "",
+                             "headers": [], "query_string": b"", "app": app}
+    for route in app.router.routes:
+        route.matches(dict(scope))

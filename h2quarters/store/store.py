@@ -12,9 +12,10 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from h2quarters.store import schema as S
@@ -34,9 +35,10 @@ def now_ms() -> int:
 class CommandRecord:
     """One audited command with its result (``status`` pending/ok/refused/failed/unknown)."""
 
-    # the API's command routes answer with this record (response model): its attribute docstrings describe the fields
-    __pydantic_config__: ClassVar[dict[str, Any]] = {"use_attribute_docstrings": True}
-
+    # The API's command routes answer with this record (response model); the descriptions are pydantic Field
+    # metadata, not attribute docstrings: those make pydantic read this file with ``ast.parse`` for every route
+    # that uses the record, and CPython 3.11's AST constructor is not thread-safe (a parse beside another thread's
+    # parse fails with "SystemError: AST constructor recursion depth mismatch").
     command_id: str
     t_ms: int
     user_name: str
@@ -47,13 +49,14 @@ class CommandRecord:
     value: Any
     status: CommandStatus
     t_result_ms: int | None
-    detail: str
-    """The result in English (see ``detail_code`` for pages in other languages)."""
+    detail: Annotated[str, Field(description="The result in English (see ``detail_code`` for pages in other "
+                                             "languages).")]
     duplicate: bool = False
-    detail_code: str = ""
-    """The result as a stable message code (``mode.set``, ``link.down`` ...; empty before a result)."""
-    detail_params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Parameters of ``detail_code`` (mode, signal name, value, reasons ...)."""
+    detail_code: Annotated[str, Field(description="The result as a stable message code (``mode.set``, "
+                                                  "``link.down`` ...; empty before a result).")] = ""
+    detail_params: Annotated[dict[str, Any], Field(description="Parameters of ``detail_code`` (mode, signal name, "
+                                                               "value, reasons ...).")] = \
+        dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

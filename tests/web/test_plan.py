@@ -135,7 +135,8 @@ def test_planner_study_restart_resume_compare_download(plan_server: _Server, new
     # the server dies mid-job and comes back: the job is "interrupted"
     plan_server.stop(crash=True)
     plan_server.start()
-    page.goto(job_url)
+    resp = page.goto(job_url)
+    assert resp is not None and resp.ok, (resp and resp.status, page.content()[:3000])  # the page, not an error
     assert page.get_attribute("#job-status", "data-status") == "interrupted"
     assert page.text_content("#job-status") == "unterbrochen"
     page.click("#job-resume")

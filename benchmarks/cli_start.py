@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,7 @@ def main() -> None:
         for p, _ in plcs:
             p.terminate()
             p.wait(15)
+        shutil.rmtree(tmp, ignore_errors=True)  # the baseline's source tree, the PLCs' data and certificates
 
     def med(rows: list[tuple[float, float, int]], i: int) -> float:
         return statistics.median(r[i] for r in rows)

@@ -7,6 +7,7 @@ and the KPI table.
 
 from __future__ import annotations
 
+import datetime
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -286,6 +287,8 @@ def energy_flows_kwh(res: QuarterResult) -> list[tuple[str, str, float, str]]:
     return [link for link in links if link[2] > 1e-9]
 
 
+_VARIANT_HOVER = "%{text}<br>LCOH %{x:.2f} EUR/kg<br>self-sufficiency %{y:.1f} %<extra></extra>"
+
 #: German texts of the plots (titles, axes, series, Sankey nodes); applied to a finished figure by :func:`_localise`.
 _DE_PLOT: dict[str, str] = {
     ELEC: "Strom Schule + STZ", "School PV": "PV Schule", "Grid import": "Netzbezug", "Fuel cell": "Brennstoffzelle",
@@ -311,7 +314,9 @@ _DE_PLOT: dict[str, str] = {
         "Tägliche Höchstauslastung jeder Leitung und des Trafos (%)",
     "day": "Tag", "line / transformer": "Leitung / Trafo", "Voltages: power flow skipped":
         "Spannungen: Lastfluss nicht gerechnet", "LV bus": "NS-Knoten",
+    "School net": "Schule netto", "STZ net": "STZ netto",
     "dominated": "dominiert", "Pareto set": "Pareto-Menge",
+    _VARIANT_HOVER: "%{text}<br>H2-Gestehungskosten %{x:.2f} EUR/kg<br>Autarkiegrad %{y:.1f} %<extra></extra>",
     "Variants: LCOH vs self-sufficiency (colour: CO2 avoided by hydrogen; stars: Pareto)":
         "Varianten: H2-Gestehungskosten gegen Autarkiegrad (Farbe: durch H2 vermiedenes CO2; Sterne: Pareto)",
     "LCOH (EUR/kg)": "H2-Gestehungskosten (EUR/kg)",
@@ -331,7 +336,8 @@ _DE_MONTHS = dict(zip("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
 
 def _localise(fig: go.Figure, lang: str) -> go.Figure:
     """Write a finished figure's texts in ``lang``: titles, axis and colour-bar titles, subplot titles, series
-    names, bar categories and Sankey node labels (German from :data:`_DE_PLOT`; English is how they are built)."""
+    names, hover texts, bar categories and Sankey node labels (German from :data:`_DE_PLOT`; English is how they are
+    built), and the number marks (decimal comma)."""
     if lang != "de":
         return fig
 
@@ -344,6 +350,7 @@ def _localise(fig: go.Figure, lang: str) -> go.Figure:
         return _DE_PLOT.get(t, t)
 
     lay = fig.layout
+    lay.separators = ",\u202f"  # decimal comma and a narrow space between thousands in ticks and hover texts
     if lay.title and lay.title.text:
         lay.title.text = de(lay.title.text)
     for ax in [a for a in dir(lay) if a.startswith(("xaxis", "yaxis"))]:
@@ -355,10 +362,18 @@ def _localise(fig: go.Figure, lang: str) -> go.Figure:
     for tr in fig.data:
         if getattr(tr, "name", None):
             tr.name = de(tr.name)
+        if getattr(tr, "hovertemplate", None):
+            tr.hovertemplate = de(tr.hovertemplate)
         if tr.type == "sankey":
             tr.node.label = [de(x) for x in tr.node.label]
         if tr.type == "bar" and tr.x is not None and all(isinstance(x, str) for x in tr.x):
             tr.x = [de(x) for x in tr.x]
+        x = getattr(tr, "x", None)
+        if x is not None and len(x) and isinstance(x[0], (pd.Timestamp, datetime.date, np.datetime64)):
+            # date axes: plotly writes English months ("Mar 11"); a German date instead
+            ax = getattr(lay, "xaxis" + (tr.xaxis or "x")[1:], None)
+            if ax is not None:
+                ax.tickformat, ax.hoverformat = "%d.%m.%Y", "%d.%m.%Y %H:%M"
         marker = getattr(tr, "marker", None)
         bar = getattr(marker, "colorbar", None) if marker is not None else None
         if bar is not None and bar.title is not None and bar.title.text:
@@ -585,7 +600,7 @@ def variants_figure(table: pd.DataFrame | None, kpis: dict | None = None) -> go.
                                         "colorscale": "Viridis", "cmin": float(c.min()), "cmax": float(c.max()),
                                         "showscale": bool(flag), "line": {"width": 1.5},
                                         "colorbar": {"title": "CO2 avoided by H2 (kg)", "x": 1.02}},
-                hovertemplate="%{text}<br>LCOH %{x:.2f} EUR/kg<br>self-sufficiency %{y:.1f} %<extra></extra>")
+                hovertemplate=_VARIANT_HOVER)
         fig.update_layout(title="Variants: LCOH vs self-sufficiency (colour: CO2 avoided by hydrogen; stars: Pareto)",
                           xaxis_title="LCOH (EUR/kg)", yaxis_title="self-sufficiency of the hydrogen system (%)",
                           height=520, legend={"orientation": "h", "y": -0.18})
@@ -611,6 +626,81 @@ body{padding:8px;font-size:14px} table.kpi td,table.kpi th{padding:3px 6px}}
 h1{margin-bottom:0} .sub{color:#666;margin-top:4px} table.kpi{border-collapse:collapse;margin:12px 0}
 table.kpi td,table.kpi th{border-bottom:1px solid #ddd;padding:4px 12px;text-align:left} td.num{text-align:right;
 font-variant-numeric:tabular-nums} section{margin:28px 0} .note{color:#555;font-size:0.9em}
+h3.plot{font-weight:500;font-size:1.15em;margin:8px 0 0 0} h3.plot sup{font-size:0.75em;color:#555}
+"""
+
+
+#: Phone layout of the plots (narrower than 700 px): the legend under the plot instead of beside it (it took half
+#: of a 390-px phone's width), subplot titles wrapped to the plot's width (they ran off both edges) and colour bars
+#: slimmer; the desktop layout comes back when the window widens. (The figures' titles are HTML headings.)
+_PHONE_JS = """
+(function () {
+  var NARROW = 700;
+  function wrap(text, n) {
+    return String(text).split('<br>').map(function (seg) {
+      if (seg.indexOf('<') >= 0 || seg.length <= n) { return seg; }
+      var out = [], line = '';
+      seg.split(' ').forEach(function (w) {
+        if (line && (line + ' ' + w).length > n) { out.push(line); line = w; } else { line = line ? line + ' ' + w : w; }
+      });
+      if (line) { out.push(line); }
+      return out.join('<br>');
+    }).join('<br>');
+  }
+  function copy(o) { return JSON.parse(JSON.stringify(o || {})); }
+  function fit() {
+    var narrow = window.innerWidth < NARROW;
+    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+      var L = gd.layout;
+      if (!L || !window.Plotly) { return; }
+      if (!gd._h2q) {
+        gd._h2q = {ann: (L.annotations || []).map(function (a) { return a.text; }), legend: copy(L.legend),
+                   margin: copy(L.margin), height: L.height, narrow: false, bars: []};
+        (gd.data || []).forEach(function (tr, i) {
+          if (tr.marker && tr.marker.colorbar && tr.marker.showscale) { gd._h2q.bars.push([i, 'marker.colorbar.']); }
+          else if (tr.colorbar && /heatmap|contour/.test(tr.type)) { gd._h2q.bars.push([i, 'colorbar.']); }
+        });
+      }
+      var o = gd._h2q;
+      if (narrow === o.narrow) { return; }
+      o.narrow = narrow;
+      var u = {}, n = Math.max(24, Math.floor((gd.clientWidth - 70) / 7)), extra = 0;
+      o.ann.forEach(function (a, i) {
+        var t = narrow && a ? wrap(a, n) : a;
+        u['annotations[' + i + '].text'] = t;
+        u['annotations[' + i + '].font.size'] = narrow ? 13 : 16;
+        if (i === 0 && t) { extra = 16 * (String(t).split('<br>').length - 1); }
+      });
+      if (narrow) {
+        // the legend under the plot: plotly puts one entry per row at a phone's width
+        var items = (gd.data || []).filter(function (t) { return t.name && t.showlegend !== false; }).length;
+        var perRow = gd.clientWidth < 500 ? 1 : 2;
+        var legendPx = L.showlegend === false || items < 2 ? 0 : 20 * Math.ceil(items / perRow) + 40;
+        u.margin = {l: 50, r: 10, t: 40 + extra, b: 60 + legendPx};
+        u.height = (o.height || 450) + legendPx;
+        // under the x axis' ticks and title (≈ 60 px), as a fraction of the plot area's height
+        var area = Math.max(100, u.height - u.margin.t - u.margin.b);
+        u.legend = {orientation: 'h', x: 0, xanchor: 'left', y: -60 / area, yanchor: 'top'};
+      } else {
+        u.legend = o.legend; u.margin = o.margin; u.height = o.height;
+      }
+      o.bars.forEach(function (b) {
+        var st = {};
+        st[b[1] + 'thickness'] = narrow ? 10 : 30;
+        st[b[1] + 'title.side'] = narrow ? 'right' : 'top';
+        Plotly.restyle(gd, st, [b[0]]);
+      });
+      // the plot's div and plotly's wrapper keep the height they were written with: without this the taller plot
+      // drew over the next section
+      gd.style.height = (u.height || 450) + 'px';
+      if (gd.parentElement && gd.parentElement.style.height) { gd.parentElement.style.height = gd.style.height; }
+      Plotly.relayout(gd, u);
+    });
+  }
+  var timer = null;
+  window.addEventListener('load', fit);
+  window.addEventListener('resize', function () { clearTimeout(timer); timer = setTimeout(fit, 150); });
+})();
 """
 
 
@@ -681,8 +771,13 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
             "voltage-heatmap": _voltage_heatmap(res, lang), "variants": variants_figure(study_table, res.kpis)}
     parts = []
     for i, pid in enumerate(PLOT_IDS):
-        _localise(figs[pid], lang).update_layout(autosize=True, width=None)
-        parts.append(f"<section id='sec-{pid}'>" + pio.to_html(
+        fig = _localise(figs[pid], lang).update_layout(autosize=True, width=None)
+        # the title as an HTML heading: it wraps on a phone, where plotly's one-line SVG title ran off both edges
+        heading = html.escape(fig.layout.title.text or "")  # a title may name a planner's own grid or variant
+        for tag in ("br", "sup", "/sup"):  # the only markup the titles use (plotly's own subset of HTML)
+            heading = heading.replace(f"&lt;{tag}&gt;", f"<{tag}>")
+        fig.update_layout(title_text=None, margin_t=40 if fig.layout.annotations else 20)
+        parts.append(f"<section id='sec-{pid}'><h3 class='plot'>{heading}</h3>" + pio.to_html(
             figs[pid], include_plotlyjs=(i == 0), full_html=False, div_id=f"plot-{pid}", default_width="100%",
             config={"displaylogo": False, "responsive": True}) + "</section>")
     k = res.kpis
@@ -745,7 +840,8 @@ def render_report(res: QuarterResult, path: str | Path, study_table: pd.DataFram
                      + "</p></section>")
     doc = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{title}"
-           f"</title><style>{_CSS}</style></head><body>{head}{''.join(fixed)}{''.join(parts)}</body></html>")
+           f"</title><style>{_CSS}</style></head><body>{head}{''.join(fixed)}{''.join(parts)}"
+           f"<script>{_PHONE_JS}</script></body></html>")
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(doc, encoding="utf-8")

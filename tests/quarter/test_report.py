@@ -62,6 +62,21 @@ def test_report_renders_all_plots_offline(week_result, tmp_path: Path) -> None:
         assert page.locator("#plot-sankey .sankey-node").count() >= 10
         assert page.locator("#plot-grid-heatmap .hm, #plot-grid-heatmap image").count() >= 1
         assert page.locator("table.kpi tr").count() >= 15
+        assert page.text_content("#sec-monthly h3.plot") == "Monthly balances"  # titles are headings (they wrap)
+        wide = page.evaluate("(document.querySelector('#plot-monthly').layout.legend || {}).orientation || 'v'")
+        # a phone: legends move under their plots, no plot draws over the next section, nothing scrolls sideways
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_function("(document.querySelector('#plot-monthly').layout.legend || {}).orientation === 'h'",
+                               timeout=10_000)
+        page.wait_for_timeout(500)
+        for pid in PLOT_IDS:
+            sec = page.locator(f"#sec-{pid}").bounding_box()
+            svg = page.locator(f"#plot-{pid} .main-svg").first.bounding_box()
+            assert sec and svg and svg["y"] + svg["height"] <= sec["y"] + sec["height"] + 1, pid
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.set_viewport_size({"width": 1400, "height": 900})  # and back
+        page.wait_for_function(f"((document.querySelector('#plot-monthly').layout.legend || {{}}).orientation || 'v') "
+                               f"=== '{wide}'", timeout=10_000)
         browser.close()
     assert not external, f"report tried to load {external}"
     assert not errors, errors
@@ -94,9 +109,11 @@ def test_german_report_writes_decimal_commas_and_german_labels(week_result, tmp_
     # the plots speak German too: titles, axes, series and the Sankey's nodes (as plotly's JSON writes them)
     import json
 
-    def plot(t: str) -> bool:
-        return json.dumps(t)[1:-1] in text
+    def plot(t: str) -> bool:  # in a figure (as plotly's JSON writes it) or a figure's heading
+        return json.dumps(t)[1:-1] in text or f"<h3 class='plot'>{t}" in text
     assert plot("Energieflüsse (kWh)") and plot("Monatsbilanzen") and plot("Wasserstoff (Hu)")
     assert plot("Dauerlinien") and plot("Pareto-Menge") and plot("Tägliche niedrigste Knotenspannung")
     assert plot("März 2025") and not plot("Mar 2025")  # the week lies in March
     assert not plot("Monthly balances") and not plot("Load-duration curves") and not plot("Hydrogen (LHV)")
+    assert plot("Autarkiegrad %{y:.1f} %") and not plot("self-sufficiency %{y")  # the variants' hover text
+    assert text.count('"separators":",\\u202f"') >= 5  # decimal comma in every plot's ticks and hover texts

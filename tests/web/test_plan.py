@@ -62,16 +62,18 @@ class _Server:
 
 @pytest.fixture(scope="module")
 def plan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
-    """A LocalCluster (one worker thread in this process, ``processes=False``: the quarter's imports and SimBench
-    grid are loaded once for the whole session) and the app using it by address, so a restarted server finds the
-    same cluster (as with ``jobs_scheduler`` in production)."""
-    from dask.distributed import LocalCluster
+    """A LocalCluster with one worker process (as the server starts its own) and the app using it by address, so a
+    restarted server finds the same cluster (as with ``jobs_scheduler`` in production).
 
-    from dask.distributed import Client
+    Not a worker thread in the test's process: the quarter's code parses Python there (demandlib's
+    ``DataFrame.query``, matplotlib's style files), and CPython 3.11's AST constructor is not thread-safe. A parse in
+    the test's own thread at the same moment (pytest formatting a failure, the server building a schema) failed
+    with "SystemError: AST constructor recursion depth mismatch" and took the pytest worker down with it."""
+    from dask.distributed import Client, LocalCluster
 
     from h2quarters.jobs.runner import warm_workers
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(cluster)
     warm = warm_workers(client, 0)  # as the server does when it starts its own cluster; runs while the planner types
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('plan')}/h2q.db")

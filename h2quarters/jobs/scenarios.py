@@ -9,6 +9,7 @@ nothing. The edit form is generated from the pydantic models' JSON schema (:func
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -219,6 +220,12 @@ def _branch(schema: dict[str, Any], value: Any, defs: dict[str, Any]) -> dict[st
     return opts[0] if opts else schema
 
 
+@functools.cache
+def _schema_text(model: type[BaseModel]) -> str:
+    # pydantic builds a model's JSON schema anew on every call (30–40 ms for a scenario model, two per page)
+    return json.dumps(model.model_json_schema())
+
+
 def form_fields(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, Any]]:
     """Leaf fields of ``data`` (validated, defaults filled in) described by ``model``'s JSON schema.
 
@@ -226,7 +233,7 @@ def form_fields(model: type[BaseModel], data: dict[str, Any]) -> list[dict[str, 
     integer, string, boolean, enum, list), ``enum``, ``min``/``max`` with ``min_excl``/``max_excl``, ``unit``
     (from the key name, as the loader's messages), ``section`` (top-level key) and ``description``.
     """
-    root = model.model_json_schema()
+    root = json.loads(_schema_text(model))  # a fresh copy: the fields refer into it (enum lists)
     defs = root.get("$defs", {})
     out: list[dict[str, Any]] = []
 

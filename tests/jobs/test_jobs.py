@@ -41,6 +41,10 @@ def test_form_from_schema_and_loader_messages() -> None:
     files = SC.shipped_files("wesertor")
     model = SC.validate_file("quarter", "hydrogen-site.yaml", files["hydrogen-site.yaml"], "wesertor")
     fields = {f["path"]: f for f in SC.form_fields(type(model), SC.model_data(model))}
+    fields["electrolyser.technology"]["enum"].append("changed by a caller")  # the schema is cached, not shared
+    again = {f["path"]: f for f in SC.form_fields(type(model), SC.model_data(model))}
+    assert again["electrolyser.technology"]["enum"] == ["PEM", "AEM", "alkaline"]
+    fields = again
     f = fields["electrolyser.p_rated_kw"]
     assert (f["type"], f["unit"], f["min"], f["min_excl"], f["value"]) == ("number", "kW", 0.0, True, 14.1)
     assert fields["electrolyser.technology"]["enum"] == ["PEM", "AEM", "alkaline"]

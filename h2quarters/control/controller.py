@@ -261,14 +261,16 @@ class Controller:
                               "t_ms": prev.get("t_ms"), "now": "safe" if _was_running(prev) else "off"})
         self._persist_state(sync=True)
 
-    def _persist_state(self, sync: bool = False, running: bool = True) -> None:
-        """Record mode and manual setpoints in the store (read after an unclean stop)."""
+    def _persist_state(self, sync: bool = False, running: bool = True) -> cf.Future[Any] | None:
+        """Record mode and manual setpoints in the store (read after an unclean stop); queued behind the writer's
+        earlier calls (so an older state never overwrites a newer one) unless ``sync``. Returns the queued call's
+        future."""
         doc = json.dumps({"mode": self.mode.value, "manual": {k: _jsonable(v) for k, v in self.manual.items()},
                           "running": running, "estop": self.estop_pressed, "t_ms": now_ms()})
         if sync:
             self.store.set_meta(STATE_KEY, doc)
-        else:
-            self.writer.call(self.store.set_meta, STATE_KEY, doc)
+            return None
+        return self.writer.call(self.store.set_meta, STATE_KEY, doc)
 
     def stop(self) -> None:
         """Ask the loop to stop (thread-safe)."""
@@ -501,7 +503,12 @@ class Controller:
                 status, out = ("refused" if isinstance(exc, WriteRefused) else "failed"), _failure(exc)
             await asyncio.to_thread(self.store.record_result, cid, status, out.text, out.code, out.params)
         if status == "ok":
-            self._persist_state()
+            # durable before the answer: after a kill -9 right after "200 OK", the restart's unclean_restart alarm
+            # must name this mode/setpoint, not the one before it (it named 20 % for an acknowledged 42 % once)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self._persist_state()), timeout=10.0)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - the audit record is durable; the state record is best effort
+                log.exception("recording the controller state after command %s failed", cid)
         if status == "ok" and self.readings:
             self.hub.publish(self.snapshot(now_ms()))  # show the new mode/setpoint without waiting for a cycle
         got = await asyncio.to_thread(self.store.get_command, cid)

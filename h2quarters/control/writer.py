@@ -7,6 +7,7 @@ durable. Alarm changes are applied in order, after the measurements queued befor
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import queue
 import threading
@@ -37,9 +38,12 @@ class StoreWriter:
         """Queue one cycle's measurements."""
         self._q.put(("m", t_ms, rows))
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue any store call (alarm raise/clear ...), executed in order."""
-        self._q.put(("c", fn, args))
+    def call(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Queue any store call (alarm raise/clear ...), executed in order; the future is done once it ran
+        (its exception, if it failed), so a caller can wait until the call is durable."""
+        fut: cf.Future[Any] = cf.Future()
+        self._q.put(("c", fn, args, fut))
+        return fut
 
     @property
     def backlog(self) -> int:
@@ -84,7 +88,8 @@ class StoreWriter:
                 if it is _STOP:
                     return
                 try:
-                    it[1](*it[2])
-                except Exception:
+                    it[3].set_result(it[1](*it[2]))
+                except Exception as exc:
                     self.n_errors += 1
                     log.exception("store call %s failed", getattr(it[1], "__name__", it[1]))
+                    it[3].set_exception(exc)

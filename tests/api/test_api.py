@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -58,9 +59,13 @@ async def test_setpoint_applied_audited_and_idempotent(live: Runtime, client: ht
                                                        tokens: dict[str, str]) -> None:
     h = auth(tokens["engineer"])
     body = {"name": "el_production_rate_pct", "value": 42.5, "command_id": "hmi-test-0000001"}
+    live.controller.writer.call(time.sleep, 0.8)  # a busy disk: the store writer is behind
     r1 = await client.post("/api/setpoints", json=body, headers=h)
     assert r1.status_code == 200, r1.text
     assert r1.json()["status"] == "ok" and not r1.json()["duplicate"]
+    # the controller's state record (what a restart after kill -9 reports) names the setpoint before the answer
+    state = json.loads(live.store.get_meta("controller_state") or "{}")
+    assert state["manual"]["el_production_rate_pct"] == pytest.approx(42.5), state
     assert plc_hold(live, "el_production_rate_pct") == pytest.approx(42.5)
     # a retry with the same id is not sent again: change the PLC behind the controller's back and retry
     async def poke() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,11 +46,23 @@ def plant(scenario: Scenario, profile: SiteProfile) -> PlantState:
     return PlantState(scenario, dev_settings(), profile=profile)
 
 
-@pytest.fixture
-async def plc(scenario: Scenario, profile: SiteProfile) -> AsyncIterator[VirtualPlc]:
-    vp = VirtualPlc(scenario, dev_settings(speed=60.0), profile=profile)
-    await vp.start()
+@contextlib.asynccontextmanager
+async def running_plc(scenario: Scenario, profile: SiteProfile,
+                      env: dict[str, str] | None = None) -> AsyncIterator[VirtualPlc]:
+    """A development PLC at 60× speed, started with ``env`` set (e.g. its own ``XDG_RUNTIME_DIR`` for the fault
+    socket, which is resolved at start) and stopped on exit."""
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in (env or {}).items():
+            mp.setenv(k, v)
+        vp = VirtualPlc(scenario, dev_settings(speed=60.0), profile=profile)
+        await vp.start()
     try:
         yield vp
     finally:
         await vp.stop()
+
+
+@pytest.fixture
+async def plc(scenario: Scenario, profile: SiteProfile) -> AsyncIterator[VirtualPlc]:
+    async with running_plc(scenario, profile) as vp:
+        yield vp

@@ -33,7 +33,7 @@ from h2quarters.plc.registers import load_register_map
 from h2quarters.plc.settings import Security
 from h2quarters.plc.security import add_user, ensure_client_certificate
 from h2quarters.plc.virtual_plc import VirtualPlc
-from tests.plc.conftest import dev_settings
+from tests.plc.conftest import dev_settings, running_plc
 
 ROOT = Path(__file__).resolve().parents[2]
 H2Q = [sys.executable, "-c", "from h2quarters.cli import main; main()"]
@@ -132,14 +132,8 @@ async def test_refusals_are_those_of_opcua(prod_plc: dict[str, Any], args: list[
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dev_plc(scenario: Scenario, profile: SiteProfile, short_tmp: Path) -> AsyncIterator[VirtualPlc]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_RUNTIME_DIR", str(short_tmp / "run-dev"))
-        vp = VirtualPlc(scenario, dev_settings(speed=60.0), profile=profile)
-        await vp.start()
-    try:
+    async with running_plc(scenario, profile, {"XDG_RUNTIME_DIR": str(short_tmp / "run-dev")}) as vp:
         yield vp
-    finally:
-        await vp.stop()
     # every channel of this module that was stopped left nothing behind (socket and lock file removed)
     assert vp.fault_channel is None and not list((short_tmp / "run-dev" / "h2quarters").glob("plc-*"))
 
